@@ -1,0 +1,171 @@
+//! The normalized model. Field names mirror the WIT contract (`wit/provider@0.1.0`).
+
+use serde::{Deserialize, Serialize};
+
+/// Milliseconds since the Unix epoch, UTC (the WIT `timestamp`).
+pub type Timestamp = i64;
+
+/// Milliseconds in a minute.
+pub const MINUTE_MS: i64 = 60_000;
+/// Milliseconds in a day.
+pub const DAY_MS: i64 = 86_400_000;
+
+/// A half-open interval `[start, end)` in milliseconds since the epoch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Window {
+    /// Inclusive start.
+    pub start: Timestamp,
+    /// Exclusive end.
+    pub end: Timestamp,
+}
+
+impl Window {
+    /// Length in milliseconds (0 for an empty or inverted window).
+    pub fn len_ms(&self) -> i64 {
+        (self.end - self.start).max(0)
+    }
+
+    /// Split into consecutive windows no longer than `max_ms`, covering exactly `self`.
+    pub fn split(&self, max_ms: i64) -> Vec<Window> {
+        assert!(max_ms > 0, "split length must be positive");
+        let mut pieces = Vec::new();
+        let mut start = self.start;
+        while start < self.end {
+            let end = self.end.min(start.saturating_add(max_ms));
+            pieces.push(Window { start, end });
+            start = end;
+        }
+        pieces
+    }
+}
+
+/// How a mailbox is booked. The order of precedence when blocks overlap is given by
+/// [`Availability::precedence`]; `Unknown` is never treated as free.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Availability {
+    /// Shown as free (a "free" appointment).
+    Free,
+    /// Tentatively booked.
+    Tentative,
+    /// Busy.
+    Busy,
+    /// Out of office.
+    OutOfOffice,
+    /// Working elsewhere: working, but not at the usual place.
+    WorkingElsewhere,
+    /// The upstream could not say.
+    Unknown,
+}
+
+impl Availability {
+    /// Rank used when blocks overlap: the higher rank wins.
+    ///
+    /// out-of-office > busy > tentative > unknown > working-elsewhere > free. Unknown ranks above
+    /// the two "available" states because an unread stretch may hide a meeting, and below the
+    /// definite bookings because those are known facts.
+    pub fn precedence(self) -> u8 {
+        match self {
+            Availability::Free => 0,
+            Availability::WorkingElsewhere => 1,
+            Availability::Unknown => 2,
+            Availability::Tentative => 3,
+            Availability::Busy => 4,
+            Availability::OutOfOffice => 5,
+        }
+    }
+
+    /// The digit in an availability string: Graph's `availabilityView` digits
+    /// (0 free, 1 tentative, 2 busy, 3 out of office, 4 working elsewhere), plus `?` for unknown.
+    pub fn digit(self) -> char {
+        match self {
+            Availability::Free => '0',
+            Availability::Tentative => '1',
+            Availability::Busy => '2',
+            Availability::OutOfOffice => '3',
+            Availability::WorkingElsewhere => '4',
+            Availability::Unknown => '?',
+        }
+    }
+
+    /// The lower-case kebab name used in JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Availability::Free => "free",
+            Availability::Tentative => "tentative",
+            Availability::Busy => "busy",
+            Availability::OutOfOffice => "out-of-office",
+            Availability::WorkingElsewhere => "working-elsewhere",
+            Availability::Unknown => "unknown",
+        }
+    }
+}
+
+/// One calendar item as a provider reported it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Block {
+    /// Start instant.
+    pub start: Timestamp,
+    /// End instant (exclusive).
+    pub end: Timestamp,
+    /// Status of the item.
+    pub status: Availability,
+    /// Subject, only with details and never for private items.
+    pub subject: Option<String>,
+    /// Location, only with details and never for private items.
+    pub location: Option<String>,
+    /// The item is private.
+    pub is_private: bool,
+}
+
+impl Block {
+    /// A block without details.
+    pub fn new(start: Timestamp, end: Timestamp, status: Availability) -> Self {
+        Block { start, end, status, subject: None, location: None, is_private: false }
+    }
+}
+
+/// Days of the week.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+#[allow(missing_docs)]
+pub enum Weekday {
+    Monday,
+    Tuesday,
+    Wednesday,
+    Thursday,
+    Friday,
+    Saturday,
+    Sunday,
+}
+
+/// Working hours in the mailbox's own time zone.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WorkingHours {
+    /// Working days.
+    pub days: Vec<Weekday>,
+    /// Minutes after local midnight.
+    pub start_minute: u16,
+    /// Minutes after local midnight.
+    pub end_minute: u16,
+    /// IANA time-zone name.
+    pub time_zone: String,
+}
+
+/// Why one mailbox could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MailboxError {
+    /// Machine-readable kind: `not-found`, `access-denied`, `too-large`, `auth-failed`,
+    /// `throttled`, `unavailable`, `misconfigured`, `unsupported`, `provider-fault` or `other`.
+    pub code: String,
+    /// What went wrong, for a person.
+    pub message: String,
+}
+
+impl MailboxError {
+    /// Build from a code and a message.
+    pub fn new(code: impl Into<String>, message: impl Into<String>) -> Self {
+        MailboxError { code: code.into(), message: message.into() }
+    }
+}
