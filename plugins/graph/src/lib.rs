@@ -1,0 +1,115 @@
+//! freebusy-graph: the Microsoft Graph provider component.
+//!
+//! App-only (client credentials) token from the Microsoft identity platform, then
+//! `POST /v1.0/users/{anchor}/calendar/getSchedule` for up to [`MAX_MAILBOXES`] mailboxes over
+//! at most [`MAX_WINDOW_DAYS`] (the host splits bigger queries). Facts from
+//! `reference/microsoft-apis.md` §1 (getSchedule), §3 (errors, throttling), §4 (tokens).
+
+// Natively only the unit tests build; the Guest impl is exported on wasm alone.
+#![cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+
+mod schedule;
+
+use freebusy_provider_sdk::entra::{token_permissions, ClientCredentials};
+use freebusy_provider_sdk::settings::Settings as Config;
+use freebusy_provider_sdk::types::*;
+
+/// Mailboxes per getSchedule call. Graph's docs say 20 (the service accepts 100); 20 keeps each
+/// call well inside the 4-concurrent-requests-per-mailbox throttling budget.
+pub const MAX_MAILBOXES: u32 = 20;
+/// getSchedule rejects windows of 63 days and more (ErrorTimeIntervalTooBig).
+pub const MAX_WINDOW_DAYS: u32 = 62;
+
+const DEFAULT_AUTHORITY: &str = "https://login.microsoftonline.com";
+const DEFAULT_GRAPH: &str = "https://graph.microsoft.com";
+
+/// Connection settings resolved from the call's settings.
+pub(crate) struct Connection<'a> {
+    pub credentials: ClientCredentials<'a>,
+    pub graph: String,
+    pub anchor: Option<&'a str>,
+}
+
+pub(crate) fn connection<'a>(settings: &'a Config<'a>, authority: &'a str, scope: &'a str) -> Result<Connection<'a>, ProviderError> {
+    Ok(Connection {
+        credentials: ClientCredentials {
+            authority,
+            tenant: settings.required("tenant_id")?,
+            client_id: settings.required("client_id")?,
+            client_secret: settings.required("client_secret")?,
+            scope,
+        },
+        graph: settings.url("graph_base_url", DEFAULT_GRAPH)?,
+        anchor: settings.get("anchor_mailbox"),
+    })
+}
+
+fn setting(name: &str, description: &str, required: bool, secret: bool, default: Option<&str>) -> SettingSpec {
+    SettingSpec {
+        name: name.into(),
+        description: description.into(),
+        required,
+        secret,
+        default_value: default.map(String::from),
+    }
+}
+
+struct Graph;
+
+impl freebusy_provider_sdk::Guest for Graph {
+    fn describe() -> ProviderInfo {
+        ProviderInfo {
+            name: "graph".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+            description: "Microsoft 365 free/busy through Microsoft Graph getSchedule (application permission Calendars.ReadBasic)".into(),
+            limits: Limits { max_mailboxes: MAX_MAILBOXES, max_window_days: MAX_WINDOW_DAYS },
+            settings: vec![
+                setting("tenant_id", "Directory (tenant) ID or verified domain", true, false, None),
+                setting("client_id", "Application (client) ID of the app registration", true, false, None),
+                setting("client_secret", "Client secret value (not its ID)", true, true, None),
+                setting("authority", "Identity platform host (national clouds: https://login.microsoftonline.us, https://login.chinacloudapi.cn)", false, false, Some(DEFAULT_AUTHORITY)),
+                setting("graph_base_url", "Graph host (national clouds: https://graph.microsoft.us, https://dod-graph.microsoft.us, https://microsoftgraph.chinacloudapi.cn)", false, false, Some(DEFAULT_GRAPH)),
+                setting("anchor_mailbox", "Mailbox whose URL getSchedule is called on (default: the first requested)", false, false, None),
+            ],
+            endpoint_settings: vec!["authority".into(), "graph_base_url".into()],
+        }
+    }
+
+    fn get_schedules(settings: Settings, q: Query) -> Result<Vec<Schedule>, ProviderError> {
+        let settings = Config::new(&settings);
+        let authority = settings.url("authority", DEFAULT_AUTHORITY)?;
+        let scope = format!("{}/.default", settings.url("graph_base_url", DEFAULT_GRAPH)?);
+        let conn = connection(&settings, &authority, &scope)?;
+        schedule::get_schedules(&conn, &q)
+    }
+
+    fn search_directory(_: Settings, _: String, _: EntryKind, _: u32) -> Result<Vec<DirectoryEntry>, ProviderError> {
+        Err(ProviderError::Unsupported("directory search is not implemented in this provider version yet".into()))
+    }
+
+    fn check(settings: Settings) -> Result<Health, ProviderError> {
+        let settings = Config::new(&settings);
+        let authority = settings.url("authority", DEFAULT_AUTHORITY)?;
+        let scope = format!("{}/.default", settings.url("graph_base_url", DEFAULT_GRAPH)?);
+        let conn = connection(&settings, &authority, &scope)?;
+        let token = conn.credentials.token()?;
+        let granted = token_permissions(&token);
+        let has = |p: &str| granted.iter().any(|g| g == p);
+        let calendars = ["Calendars.ReadBasic", "Calendars.Read", "Calendars.ReadWrite"].iter().any(|p| has(p));
+        let mut missing = Vec::new();
+        if !calendars {
+            missing.push("Calendars.ReadBasic (application permission, with admin consent): needed for getSchedule".to_string());
+        }
+        let summary = if missing.is_empty() {
+            format!("token acquired; permissions: {}", granted.join(", "))
+        } else {
+            "token acquired, but a needed permission is missing".to_string()
+        };
+        Ok(Health { summary, granted, missing })
+    }
+}
+
+// Only on wasm: the export symbols (`freebusy:provider/provider@0.1.0#...`) do not link natively,
+// and native builds exist only for unit tests.
+#[cfg(target_arch = "wasm32")]
+freebusy_provider_sdk::export!(Graph);

@@ -1,0 +1,280 @@
+//! getSchedule: request, response parsing, and error mapping.
+
+use freebusy_provider_sdk::http::{self, Request, Response};
+use freebusy_provider_sdk::types::*;
+use chrono::{DateTime, NaiveDateTime, Utc};
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::Connection;
+
+/// getSchedule rejects intervals below 5 minutes and intervals longer than the window.
+const MIN_INTERVAL_MIN: i64 = 5;
+
+#[derive(Deserialize)]
+struct ScheduleResponse {
+    #[serde(default)]
+    value: Vec<ScheduleInformation>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ScheduleInformation {
+    #[serde(default)]
+    schedule_id: String,
+    #[serde(default)]
+    schedule_items: Vec<ScheduleItem>,
+    working_hours: Option<GraphWorkingHours>,
+    error: Option<FreeBusyError>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ScheduleItem {
+    #[serde(default)]
+    status: String,
+    start: DateTimeTimeZone,
+    end: DateTimeTimeZone,
+    subject: Option<String>,
+    location: Option<String>,
+    #[serde(default)]
+    is_private: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct DateTimeTimeZone {
+    date_time: String,
+    #[serde(default)]
+    time_zone: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct GraphWorkingHours {
+    #[serde(default)]
+    days_of_week: Vec<String>,
+    start_time: Option<String>,
+    end_time: Option<String>,
+    time_zone: Option<GraphTimeZone>,
+}
+
+#[derive(Deserialize)]
+struct GraphTimeZone {
+    name: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct FreeBusyError {
+    #[serde(default)]
+    message: String,
+    #[serde(default)]
+    response_code: String,
+}
+
+#[derive(Deserialize, Default)]
+struct GraphErrorBody {
+    #[serde(default)]
+    error: GraphError,
+}
+
+#[derive(Deserialize, Default)]
+struct GraphError {
+    #[serde(default)]
+    code: String,
+    #[serde(default)]
+    message: String,
+}
+
+/// Free/busy for the query's mailboxes (already within this provider's limits).
+pub(crate) fn get_schedules(conn: &Connection, q: &Query) -> Result<Vec<Schedule>, ProviderError> {
+    if q.mailboxes.is_empty() {
+        return Ok(Vec::new());
+    }
+    if q.window.end <= q.window.start {
+        return Err(ProviderError::Misconfigured("query window is empty".into()));
+    }
+    // Graph needs a window of at least one interval; a shorter question is asked over 5 minutes
+    // and the host clips the answer back to the window.
+    let end = q.window.end.max(q.window.start + MIN_INTERVAL_MIN * 60_000);
+    let interval = ((end - q.window.start) / 60_000).clamp(MIN_INTERVAL_MIN, 30);
+    let body = json!({
+        "schedules": q.mailboxes,
+        "startTime": { "dateTime": utc_text(q.window.start)?, "timeZone": "UTC" },
+        "endTime": { "dateTime": utc_text(end)?, "timeZone": "UTC" },
+        "availabilityViewInterval": interval,
+    });
+    let body = serde_json::to_vec(&body).map_err(|e| ProviderError::Unavailable(e.to_string()))?;
+
+    // The URL's user is only an anchor for app-only calls; any mailbox of the tenant serves.
+    let anchor = conn.anchor.unwrap_or(&q.mailboxes[0]);
+    let url = format!("{}/v1.0/users/{}/calendar/getSchedule", conn.graph, http::encode_component(anchor));
+    let mut retried_token = false;
+    let resp = loop {
+        let token = conn.credentials.token()?;
+        let req = Request::new("POST", &url)
+            .header("authorization", format!("Bearer {token}"))
+            .header("prefer", "outlook.timezone=\"UTC\"")
+            .body("application/json", body.clone());
+        let resp = http::send(&req).map_err(|e| ProviderError::Unavailable(format!("Graph: {e}")))?;
+        // A cached token can be revoked or expire early: fetch a new one once, never loop.
+        if resp.status == 401 && !retried_token {
+            conn.credentials.forget();
+            retried_token = true;
+            continue;
+        }
+        break resp;
+    };
+    if resp.status != 200 {
+        return Err(call_error(&resp));
+    }
+    let parsed: ScheduleResponse = serde_json::from_slice(&resp.body)
+        .map_err(|e| ProviderError::Unavailable(format!("Graph sent an unreadable getSchedule response: {e}")))?;
+    Ok(q.mailboxes.iter().map(|m| schedule_for(m, &parsed.value, q.details)).collect())
+}
+
+fn schedule_for(mailbox: &str, infos: &[ScheduleInformation], details: bool) -> Schedule {
+    let outcome = match infos.iter().find(|i| i.schedule_id.eq_ignore_ascii_case(mailbox)) {
+        None => Err(MailboxError::Other("Graph returned no schedule for this mailbox".into())),
+        Some(info) => match &info.error {
+            Some(err) => Err(mailbox_error(err)),
+            None => info
+                .schedule_items
+                .iter()
+                .map(|item| block(item, details))
+                .collect::<Result<Vec<_>, _>>()
+                .map(|blocks| MailboxSchedule { blocks, working_hours: info.working_hours.as_ref().and_then(working_hours) }),
+        },
+    };
+    Schedule { mailbox: mailbox.to_string(), outcome }
+}
+
+fn mailbox_error(err: &FreeBusyError) -> MailboxError {
+    let text = format!("{}: {}", err.response_code, err.message);
+    // 5009 / ErrorMailRecipientNotFound: "Unable to resolve e-mail address ... to an Active
+    // Directory object" (reference §1, per-schedule errors).
+    if err.response_code == "5009" || err.response_code.contains("RecipientNotFound") || err.message.contains("Unable to resolve") {
+        MailboxError::NotFound(text)
+    } else if err.response_code.contains("NoFreeBusyAccess") || err.response_code.contains("AccessDenied") {
+        MailboxError::AccessDenied(text)
+    } else {
+        MailboxError::Other(text)
+    }
+}
+
+fn status(text: &str) -> Availability {
+    // Real responses are lower-case; older examples capitalised. Parse case-insensitively.
+    match text.to_ascii_lowercase().as_str() {
+        "free" => Availability::Free,
+        "tentative" => Availability::Tentative,
+        "busy" => Availability::Busy,
+        "oof" => Availability::OutOfOffice,
+        "workingelsewhere" => Availability::WorkingElsewhere,
+        _ => Availability::Unknown,
+    }
+}
+
+fn block(item: &ScheduleItem, details: bool) -> Result<BusyBlock, MailboxError> {
+    let start = parse_utc(&item.start)?;
+    let end = parse_utc(&item.end)?;
+    let private = item.is_private;
+    let keep = |v: &Option<String>| if details && !private { v.clone().filter(|s| !s.is_empty()) } else { None };
+    Ok(BusyBlock { start, end, status: status(&item.status), subject: keep(&item.subject), location: keep(&item.location), is_private: private })
+}
+
+fn working_hours(wh: &GraphWorkingHours) -> Option<WorkingHours> {
+    let days = wh
+        .days_of_week
+        .iter()
+        .filter_map(|d| match d.to_ascii_lowercase().as_str() {
+            "monday" => Some(Weekday::Monday),
+            "tuesday" => Some(Weekday::Tuesday),
+            "wednesday" => Some(Weekday::Wednesday),
+            "thursday" => Some(Weekday::Thursday),
+            "friday" => Some(Weekday::Friday),
+            "saturday" => Some(Weekday::Saturday),
+            "sunday" => Some(Weekday::Sunday),
+            _ => None,
+        })
+        .collect();
+    let zone = wh.time_zone.as_ref()?.name.as_deref()?;
+    Some(WorkingHours {
+        days,
+        start_minute: minutes_of_day(wh.start_time.as_deref()?)?,
+        end_minute: minutes_of_day(wh.end_time.as_deref()?)?,
+        // A custom zone ("Customized Time Zone") has no IANA name; it is passed through as is.
+        time_zone: freebusy_core::zones::windows_to_iana(zone).map(String::from).unwrap_or_else(|| zone.to_string()),
+    })
+}
+
+/// "08:00:00.0000000" -> 480.
+fn minutes_of_day(text: &str) -> Option<u16> {
+    let mut parts = text.split(':');
+    let h: u16 = parts.next()?.parse().ok()?;
+    let m: u16 = parts.next()?.parse().ok()?;
+    (h <= 24 && m < 60).then_some(h * 60 + m)
+}
+
+/// Parse Graph's `dateTime` (7 fractional digits, no offset) in the UTC zone we asked for.
+fn parse_utc(dt: &DateTimeTimeZone) -> Result<i64, MailboxError> {
+    let zone = dt.time_zone.trim();
+    if !(zone.is_empty() || zone.eq_ignore_ascii_case("UTC") || zone == "Etc/UTC" || zone.eq_ignore_ascii_case("Coordinated Universal Time")) {
+        return Err(MailboxError::Other(format!("Graph answered in time zone '{zone}' although UTC was requested")));
+    }
+    NaiveDateTime::parse_from_str(dt.date_time.trim().trim_end_matches('Z'), "%Y-%m-%dT%H:%M:%S%.f")
+        .map(|t| t.and_utc().timestamp_millis())
+        .map_err(|_| MailboxError::Other(format!("unreadable time '{}' from Graph", dt.date_time)))
+}
+
+/// UTC milliseconds as `YYYY-MM-DDTHH:MM:SS`, for a dateTimeTimeZone with timeZone UTC.
+fn utc_text(ms: i64) -> Result<String, ProviderError> {
+    DateTime::<Utc>::from_timestamp_millis(ms)
+        .map(|t| t.format("%Y-%m-%dT%H:%M:%S").to_string())
+        .ok_or_else(|| ProviderError::Misconfigured("query window is out of range".into()))
+}
+
+/// Map a failed getSchedule call (reference §3).
+fn call_error(resp: &Response) -> ProviderError {
+    let err = serde_json::from_slice::<GraphErrorBody>(&resp.body).unwrap_or_default().error;
+    let said = if err.code.is_empty() { format!("HTTP {}", resp.status) } else { format!("{}: {}", err.code, err.message) };
+    match resp.status {
+        429 | 503 | 504 => ProviderError::Throttled(http::retry_after_ms(resp.header("retry-after"))),
+        401 => ProviderError::AuthFailed(format!("Graph rejected the access token ({said})")),
+        403 => ProviderError::AuthFailed(format!(
+            "Graph denied access ({said}): grant the application permission Calendars.ReadBasic (or Calendars.Read) and admin consent; consent can take up to two hours to apply"
+        )),
+        400 => ProviderError::Misconfigured(format!("Graph refused the request ({said})")),
+        404 => ProviderError::Misconfigured(format!("Graph found no mailbox at the anchor URL ({said}); set anchor_mailbox to a licensed mailbox")),
+        _ => ProviderError::Unavailable(format!("Graph answered {said}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn graph_times_with_seven_fraction_digits_parse_as_utc() {
+        let dt = DateTimeTimeZone { date_time: "2019-03-15T12:00:00.0000000".into(), time_zone: "UTC".into() };
+        assert_eq!(parse_utc(&dt).unwrap(), 1_552_651_200_000);
+    }
+
+    #[test]
+    fn utc_text_round_trips() {
+        for ms in [0i64, 1_552_651_200_000, 1_774_742_400_000, 951_782_400_000] {
+            let text = utc_text(ms).unwrap();
+            let back = parse_utc(&DateTimeTimeZone { date_time: text.clone(), time_zone: "UTC".into() }).unwrap();
+            assert_eq!(back, ms, "{text}");
+        }
+        assert_eq!(utc_text(1_774_742_400_000).unwrap(), "2026-03-29T00:00:00");
+    }
+
+    #[test]
+    fn statuses_map_case_insensitively() {
+        assert_eq!(status("workingElsewhere"), Availability::WorkingElsewhere);
+        assert_eq!(status("Tentative"), Availability::Tentative);
+        assert_eq!(status("oof"), Availability::OutOfOffice);
+        assert_eq!(status("something-new"), Availability::Unknown);
+    }
+}

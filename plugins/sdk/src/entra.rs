@@ -1,0 +1,177 @@
+//! Microsoft identity platform v2 (Entra ID) tokens for providers: the client-credentials grant,
+//! cached in the key-value store until shortly before expiry, and token-endpoint errors turned
+//! into messages an admin can act on (reference: microsoft-apis.md §4).
+
+use base64::Engine as _;
+use serde::Deserialize;
+
+use crate::cache;
+use crate::http::{self, Request};
+use crate::types::ProviderError;
+
+/// Where to get a token and for what.
+pub struct ClientCredentials<'a> {
+    /// `https://login.microsoftonline.com` or a national cloud's authority host.
+    pub authority: &'a str,
+    /// Tenant id (GUID) or verified domain.
+    pub tenant: &'a str,
+    /// Application (client) id.
+    pub client_id: &'a str,
+    /// Client secret value. Never logged, never part of an error or a cache key.
+    pub client_secret: &'a str,
+    /// `<resource>/.default`, e.g. `https://graph.microsoft.com/.default`.
+    pub scope: &'a str,
+}
+
+#[derive(Deserialize)]
+struct TokenResponse {
+    access_token: String,
+    expires_in: Option<serde_json::Value>,
+}
+
+#[derive(Deserialize, Default)]
+struct TokenError {
+    #[serde(default)]
+    error: String,
+    #[serde(default)]
+    error_description: String,
+    #[serde(default)]
+    error_codes: Vec<u64>,
+}
+
+impl ClientCredentials<'_> {
+    fn token_url(&self) -> String {
+        format!("{}/{}/oauth2/v2.0/token", self.authority, http::encode_component(self.tenant))
+    }
+
+    fn cache_key(&self) -> String {
+        format!("entra-token|{}|{}|{}|{}", self.authority, self.tenant, self.client_id, self.scope)
+    }
+
+    /// Forget the cached token (after the resource server rejected it).
+    pub fn forget(&self) {
+        cache::remove(&self.cache_key());
+    }
+
+    /// A valid access token: from the cache, or a new one from the token endpoint.
+    pub fn token(&self) -> Result<String, ProviderError> {
+        let key = self.cache_key();
+        if let Some(token) = cache::get(&key) {
+            return Ok(token);
+        }
+        let form: String = form_urlencoded::Serializer::new(String::new())
+            .append_pair("client_id", self.client_id)
+            .append_pair("scope", self.scope)
+            .append_pair("client_secret", self.client_secret)
+            .append_pair("grant_type", "client_credentials")
+            .finish();
+        let req = Request::new("POST", self.token_url()).body("application/x-www-form-urlencoded", form);
+        let resp = http::send(&req).map_err(|e| ProviderError::Unavailable(format!("token endpoint: {e}")))?;
+        if resp.status == 200 {
+            let parsed: TokenResponse = serde_json::from_slice(&resp.body)
+                .map_err(|_| ProviderError::Unavailable("token endpoint sent an unreadable token response".into()))?;
+            let lifetime_s = parsed.expires_in.as_ref().and_then(seconds).unwrap_or(3599);
+            // Renew five minutes early (half the lifetime for short-lived tokens), so a token
+            // never expires between the check and its use upstream.
+            let margin_s = (lifetime_s / 2).min(300);
+            cache::put(&key, &parsed.access_token, cache::now_ms() + (lifetime_s - margin_s) * 1000);
+            return Ok(parsed.access_token);
+        }
+        Err(token_error(resp.status, &resp.body, resp.header("retry-after")))
+    }
+}
+
+fn seconds(v: &serde_json::Value) -> Option<i64> {
+    match v {
+        serde_json::Value::Number(n) => n.as_i64(),
+        serde_json::Value::String(s) => s.parse().ok(),
+        _ => None,
+    }
+}
+
+/// The first `AADSTSnnnn` code in a token error.
+fn aadsts(err: &TokenError) -> Option<String> {
+    if let Some(code) = err.error_codes.first() {
+        return Some(format!("AADSTS{code}"));
+    }
+    let at = err.error_description.find("AADSTS")?;
+    let digits: String = err.error_description[at + 6..].chars().take_while(char::is_ascii_digit).collect();
+    (!digits.is_empty()).then(|| format!("AADSTS{digits}"))
+}
+
+/// The first line of Entra's description (the rest is trace and correlation ids).
+fn first_line(description: &str) -> &str {
+    description.split(['\r', '\n']).next().unwrap_or("").trim()
+}
+
+/// Map a token-endpoint failure to a provider error with an admin-facing explanation.
+fn token_error(status: u16, body: &[u8], retry_after: Option<&str>) -> ProviderError {
+    if status == 429 {
+        return ProviderError::Throttled(http::retry_after_ms(retry_after));
+    }
+    let err: TokenError = serde_json::from_slice(body).unwrap_or_default();
+    let code = aadsts(&err).unwrap_or_default();
+    let said = first_line(&err.error_description);
+    let hint = match code.as_str() {
+        "AADSTS7000215" => "the client secret is wrong: use the secret's Value, not its Secret ID",
+        "AADSTS7000222" => "the client secret has expired: create a new one under Certificates & secrets and update the config",
+        "AADSTS700016" => "no application with this client id in this tenant: check client_id and tenant_id, or grant admin consent in this tenant",
+        "AADSTS90002" => "the tenant does not exist: check tenant_id (a GUID or a verified domain)",
+        "AADSTS65001" => "admin consent is missing (it can take up to two hours to take effect after granting)",
+        "AADSTS70011" => "the scope is not valid for this flow",
+        "AADSTS7000218" => "the request carries no client secret or certificate assertion",
+        _ => "",
+    };
+    let message = match (code.is_empty(), hint.is_empty()) {
+        (false, false) => format!("{code}: {hint} ({said})"),
+        (false, true) => format!("{code}: {said}"),
+        _ => format!("token endpoint answered HTTP {status} {}", err.error),
+    };
+    match (status, err.error.as_str()) {
+        (500..=599, _) | (_, "temporarily_unavailable") => ProviderError::Unavailable(message),
+        (_, "invalid_request") if code == "AADSTS90002" => ProviderError::Misconfigured(message),
+        (_, "invalid_scope") => ProviderError::Misconfigured(message),
+        _ => ProviderError::AuthFailed(message),
+    }
+}
+
+/// The `roles` (application permissions) and `scp` (delegated scopes) of a JWT access token,
+/// read without verifying it (the resource server verifies; this only explains).
+pub fn token_permissions(token: &str) -> Vec<String> {
+    let Some(payload) = token.split('.').nth(1) else { return Vec::new() };
+    let Ok(bytes) = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload.trim_end_matches('=')) else {
+        return Vec::new();
+    };
+    let Ok(claims) = serde_json::from_slice::<serde_json::Value>(&bytes) else { return Vec::new() };
+    let mut out: Vec<String> = claims["roles"]
+        .as_array()
+        .map(|roles| roles.iter().filter_map(|r| r.as_str().map(String::from)).collect())
+        .unwrap_or_default();
+    if let Some(scp) = claims["scp"].as_str() {
+        out.extend(scp.split(' ').filter(|s| !s.is_empty()).map(String::from));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wrong_secret_names_the_code_and_what_to_do() {
+        let body = br#"{"error":"invalid_client","error_description":"AADSTS7000215: Invalid client secret provided.\r\nTrace ID: x","error_codes":[7000215]}"#;
+        match token_error(401, body, None) {
+            ProviderError::AuthFailed(m) => {
+                assert!(m.starts_with("AADSTS7000215: the client secret is wrong"), "{m}");
+                assert!(!m.contains("Trace ID"), "{m}");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn throttling_and_outages_are_not_auth_failures() {
+        assert!(matches!(token_error(429, b"", Some("3")), ProviderError::Throttled(Some(3000))));
+        assert!(matches!(token_error(503, b"<html>", None), ProviderError::Unavailable(_)));
+    }
+}
