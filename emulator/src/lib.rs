@@ -1,1 +1,163 @@
+//! freebusy-emulator: a stand-in for the Microsoft 365 services freebusy calls, for the demo and
+//! the tests. It behaves as `reference/microsoft-apis.md` documents (each handler cites the
+//! section): the identity platform v2 token endpoint ([`entra`]) and Graph `getSchedule`
+//! ([`graph`]), answering from a tenant model ([`tenant`], [`demo`]) rather than canned replies.
+//!
+//! It is shaped by Microsoft's documented and observed behaviour, never by what freebusy's
+//! plugins happen to send. Faults (throttling, outages) are injected on demand through
+//! [`Emulator::inject`] or `POST /_emulator/faults`.
 
+pub mod demo;
+pub mod entra;
+pub mod graph;
+pub mod tenant;
+
+use std::collections::{HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+
+use crate::tenant::Tenant;
+
+/// A fault to inject into the next Graph request(s).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum Fault {
+    /// 429 TooManyRequests, with `Retry-After` when given (seconds, may be fractional).
+    Throttle { retry_after: Option<String> },
+    /// 503 Service Unavailable, with `Retry-After` when given.
+    Unavailable { retry_after: Option<String> },
+}
+
+/// Request counters, for tests that check how often freebusy calls upstream.
+#[derive(Debug, Default, Serialize)]
+pub struct Stats {
+    /// Every request to a token endpoint, successful or not.
+    pub token_requests: u64,
+    /// Every getSchedule request.
+    pub get_schedule_requests: u64,
+}
+
+/// What the emulator knows and counts.
+pub struct State {
+    pub(crate) tenants: Vec<Tenant>,
+    pub(crate) tokens: Mutex<HashMap<String, entra::IssuedToken>>,
+    pub(crate) faults: Mutex<VecDeque<Fault>>,
+    pub(crate) token_lifetime_secs: i64,
+    token_requests: AtomicU64,
+    get_schedule_requests: AtomicU64,
+}
+
+impl State {
+    pub(crate) fn tenant(&self, name: &str) -> Option<&Tenant> {
+        self.tenants.iter().find(|t| t.answers_to(name))
+    }
+
+    pub(crate) fn next_fault(&self) -> Option<Fault> {
+        self.faults.lock().expect("fault queue").pop_front()
+    }
+
+    fn stats(&self) -> Stats {
+        Stats {
+            token_requests: self.token_requests.load(Ordering::Relaxed),
+            get_schedule_requests: self.get_schedule_requests.load(Ordering::Relaxed),
+        }
+    }
+}
+
+/// Options for a new emulator.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Lifetime of issued access tokens; Entra's default is about an hour (`expires_in: 3599`).
+    pub token_lifetime_secs: i64,
+    /// Tenants to serve.
+    pub tenants: Vec<Tenant>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options { token_lifetime_secs: 3599, tenants: vec![demo::tenant()] }
+    }
+}
+
+/// A running emulator.
+pub struct Emulator {
+    /// `http://127.0.0.1:<port>`, serving both the token endpoint and Graph.
+    pub base_url: String,
+    state: Arc<State>,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl Emulator {
+    /// Serve on `addr` (use port 0 for a free port) until dropped.
+    pub async fn start(addr: SocketAddr, options: Options) -> anyhow::Result<Emulator> {
+        let state = Arc::new(State {
+            tenants: options.tenants,
+            tokens: Mutex::new(HashMap::new()),
+            faults: Mutex::new(VecDeque::new()),
+            token_lifetime_secs: options.token_lifetime_secs,
+            token_requests: AtomicU64::new(0),
+            get_schedule_requests: AtomicU64::new(0),
+        });
+        let listener = tokio::net::TcpListener::bind(addr).await?;
+        let base_url = format!("http://{}", listener.local_addr()?);
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let app = router(state.clone());
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app)
+                .with_graceful_shutdown(async {
+                    let _ = rx.await;
+                })
+                .await;
+        });
+        Ok(Emulator { base_url, state, shutdown: Some(tx) })
+    }
+
+    /// Queue a fault for the next Graph request.
+    pub fn inject(&self, fault: Fault) {
+        self.state.faults.lock().expect("fault queue").push_back(fault);
+    }
+
+    /// Counters so far.
+    pub fn stats(&self) -> Stats {
+        self.state.stats()
+    }
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+fn router(state: Arc<State>) -> Router {
+    Router::new()
+        .route("/{tenant}/oauth2/v2.0/token", post(entra::token))
+        .route("/v1.0/users/{user}/calendar/getSchedule", post(graph::get_schedule))
+        .route("/_emulator/stats", get(stats))
+        .route("/_emulator/faults", post(inject))
+        .with_state(state)
+}
+
+async fn stats(axum::extract::State(state): axum::extract::State<Arc<State>>) -> Json<Stats> {
+    Json(state.stats())
+}
+
+async fn inject(axum::extract::State(state): axum::extract::State<Arc<State>>, Json(fault): Json<Fault>) -> axum::http::StatusCode {
+    state.faults.lock().expect("fault queue").push_back(fault);
+    axum::http::StatusCode::NO_CONTENT
+}
+
+pub(crate) fn count_token_request(state: &State) {
+    state.token_requests.fetch_add(1, Ordering::Relaxed);
+}
+
+pub(crate) fn count_get_schedule(state: &State) {
+    state.get_schedule_requests.fetch_add(1, Ordering::Relaxed);
+}

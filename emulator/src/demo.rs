@@ -1,0 +1,267 @@
+//! The embedded demo tenant, "Contoso". Its calendars mix open-ended recurring series (so any
+//! week of the demo shows something) with dated items in the week of 23 March 2026, which crosses
+//! the European daylight-saving change (29 March) and is what the end-to-end tests check.
+
+use chrono::{DateTime, Duration, NaiveDate, NaiveTime, Utc, Weekday};
+use chrono_tz::Tz;
+
+use crate::tenant::{App, EventSpec, Kind, Mailbox, ShowAs, Tenant, Weekly};
+
+/// The demo tenant's id.
+pub const TENANT_ID: &str = "6d3a1f8e-2b47-4c59-9e81-0f2d7c4b5a63";
+/// The demo tenant's verified domain.
+pub const DOMAIN: &str = "contoso.com";
+/// The demo app: Calendars.ReadBasic, User.Read.All and Place.Read.All with admin consent.
+pub const CLIENT_ID: &str = "3f9b2c71-8d4e-4a06-b5f3-2e7c1a9d0b84";
+/// The demo app's secret. The emulator is a stand-in, so a published demo secret is harmless.
+pub const CLIENT_SECRET: &str = "demo~secret~Q8x2.not-a-real-credential";
+/// An app whose secret expired (AADSTS7000222).
+pub const EXPIRED_CLIENT_ID: &str = "a1c4e6f8-0b2d-4f6a-8c0e-2a4c6e8f0b2d";
+/// An app registered without any admin-consented permission (Graph answers 403).
+pub const UNCONSENTED_CLIENT_ID: &str = "b7d9f1a3-5c7e-4b9d-a1f3-5c7e9b1d3f5a";
+
+fn date(y: i32, m: u32, d: u32) -> NaiveDate {
+    NaiveDate::from_ymd_opt(y, m, d).expect("valid demo date")
+}
+
+fn hm(h: u32, m: u32) -> NaiveTime {
+    NaiveTime::from_hms_opt(h, m, 0).expect("valid demo time")
+}
+
+fn weekdays() -> Vec<Weekday> {
+    vec![Weekday::Mon, Weekday::Tue, Weekday::Wed, Weekday::Thu, Weekday::Fri]
+}
+
+struct Cal(Vec<EventSpec>);
+
+impl Cal {
+    fn new() -> Self {
+        Cal(Vec::new())
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn add(mut self, subject: &str, day: NaiveDate, at: NaiveTime, minutes: i64, show_as: ShowAs, organizer: &str, recurrence: Option<Weekly>) -> Self {
+        self.0.push(EventSpec {
+            subject: subject.into(),
+            location: if subject.contains("call") { "Microsoft Teams Meeting".into() } else { "Office".into() },
+            organizer: organizer.into(),
+            start: day.and_time(at),
+            duration: Duration::minutes(minutes),
+            all_day: false,
+            show_as,
+            private: false,
+            recurrence,
+        });
+        self
+    }
+
+    fn all_day(mut self, subject: &str, first: NaiveDate, days: i64, show_as: ShowAs, organizer: &str) -> Self {
+        self.0.push(EventSpec {
+            subject: subject.into(),
+            location: String::new(),
+            organizer: organizer.into(),
+            start: first.and_time(hm(0, 0)),
+            duration: Duration::days(days),
+            all_day: true,
+            show_as,
+            private: false,
+            recurrence: None,
+        });
+        self
+    }
+
+    fn private(mut self) -> Self {
+        if let Some(last) = self.0.last_mut() {
+            last.private = true;
+        }
+        self
+    }
+}
+
+fn weekly(days: Vec<Weekday>, until: Option<NaiveDate>, cancelled: Vec<NaiveDate>) -> Option<Weekly> {
+    Some(Weekly { days, until, cancelled })
+}
+
+struct Person {
+    local: &'static str,
+    name: &'static str,
+    tz: Tz,
+    windows_zone: &'static str,
+    hours: (NaiveTime, NaiveTime),
+}
+
+fn person(p: Person, share_details: bool, cal: Cal) -> Mailbox {
+    Mailbox {
+        address: format!("{}@{DOMAIN}", p.local),
+        display_name: p.name.into(),
+        kind: Kind::Person,
+        time_zone: p.tz,
+        windows_zone: p.windows_zone,
+        work_days: weekdays(),
+        work_start: p.hours.0,
+        work_end: p.hours.1,
+        share_details,
+        organizer_as_subject: false,
+        capacity: None,
+        building: None,
+        events: cal.0,
+    }
+}
+
+fn room(local: &str, name: &str, tz: Tz, windows_zone: &'static str, capacity: u32, building: &str, cal: Cal) -> Mailbox {
+    Mailbox {
+        address: format!("{local}@{DOMAIN}"),
+        display_name: name.into(),
+        kind: Kind::Room,
+        time_zone: tz,
+        windows_zone,
+        work_days: weekdays(),
+        work_start: hm(8, 0),
+        work_end: hm(17, 0),
+        share_details: true,
+        organizer_as_subject: true,
+        capacity: Some(capacity),
+        building: Some(building.into()),
+        events: cal.0,
+    }
+}
+
+/// The demo tenant.
+pub fn tenant() -> Tenant {
+    use ShowAs::*;
+    let far_future = DateTime::<Utc>::from_timestamp(4_102_444_800, 0).expect("2100-01-01");
+    let since = date(2025, 1, 6);
+    let mon = vec![Weekday::Mon];
+    let tue_thu = vec![Weekday::Tue, Weekday::Thu];
+
+    let adele = person(
+        Person { local: "adele.vance", name: "Adele Vance", tz: chrono_tz::Europe::Berlin, windows_zone: "W. Europe Standard Time", hours: (hm(8, 0), hm(17, 0)) },
+        true,
+        Cal::new()
+            .add("Daily stand-up", since, hm(9, 0), 15, Busy, "Adele Vance", weekly(weekdays(), None, vec![date(2026, 3, 26)]))
+            .all_day("Team offsite", date(2026, 3, 25), 1, Busy, "Adele Vance")
+            .add("Design review", date(2026, 3, 27), hm(13, 0), 60, Tentative, "Megan Bowen", None)
+            .add("Dentist", date(2026, 3, 30), hm(15, 0), 60, Busy, "Adele Vance", None)
+            .private(),
+    );
+    let megan = person(
+        Person { local: "megan.bowen", name: "Megan Bowen", tz: chrono_tz::America::New_York, windows_zone: "Eastern Standard Time", hours: (hm(9, 0), hm(17, 0)) },
+        true,
+        Cal::new()
+            .add("Sales sync", date(2025, 9, 1), hm(10, 0), 60, Busy, "Megan Bowen", weekly(vec![Weekday::Mon, Weekday::Thu], None, vec![]))
+            .all_day("Vacation", date(2026, 3, 24), 2, Oof, "Megan Bowen")
+            .add("Customer call", date(2026, 3, 26), hm(10, 30), 60, Tentative, "Alex Wilber", None)
+            .all_day("Working from the Boston office", date(2026, 3, 27), 1, WorkingElsewhere, "Megan Bowen"),
+    );
+    let pradeep = person(
+        Person { local: "pradeep.gupta", name: "Pradeep Gupta", tz: chrono_tz::Asia::Kolkata, windows_zone: "India Standard Time", hours: (hm(9, 30), hm(18, 30)) },
+        false,
+        Cal::new()
+            .add("Build review", date(2026, 1, 5), hm(17, 30), 30, Busy, "Pradeep Gupta", weekly(weekdays(), Some(date(2026, 3, 27)), vec![]))
+            .add("Quarterly planning", date(2026, 3, 24), hm(14, 0), 180, Busy, "Lidia Holloway", None),
+    );
+    let alex = person(
+        Person { local: "alex.wilber", name: "Alex Wilber", tz: chrono_tz::America::Los_Angeles, windows_zone: "Pacific Standard Time", hours: (hm(8, 0), hm(17, 0)) },
+        true,
+        Cal::new()
+            .add("Pipeline review", since, hm(8, 30), 60, Busy, "Alex Wilber", weekly(tue_thu.clone(), None, vec![]))
+            .add("Lunch & learn", since, hm(12, 0), 60, Tentative, "Patti Fernandez", weekly(vec![Weekday::Wed], None, vec![])),
+    );
+    let diego = person(
+        Person { local: "diego.siciliani", name: "Diego Siciliani", tz: chrono_tz::Europe::London, windows_zone: "GMT Standard Time", hours: (hm(9, 0), hm(17, 30)) },
+        true,
+        Cal::new()
+            .add("Finance close", since, hm(14, 0), 120, Busy, "Diego Siciliani", weekly(vec![Weekday::Fri], None, vec![]))
+            .add("Focus time", since, hm(9, 0), 120, Busy, "Diego Siciliani", weekly(vec![Weekday::Mon, Weekday::Wed], None, vec![])),
+    );
+    let johanna = person(
+        Person { local: "johanna.lorenz", name: "Johanna Lorenz", tz: chrono_tz::Europe::Berlin, windows_zone: "W. Europe Standard Time", hours: (hm(7, 30), hm(16, 0)) },
+        true,
+        Cal::new()
+            .add("Engineering sync", since, hm(11, 0), 45, Busy, "Johanna Lorenz", weekly(weekdays(), None, vec![]))
+            .add("Home office", since, hm(8, 0), 480, WorkingElsewhere, "Johanna Lorenz", weekly(vec![Weekday::Fri], None, vec![])),
+    );
+    let lee = person(
+        Person { local: "lee.gu", name: "Lee Gu", tz: chrono_tz::Asia::Tokyo, windows_zone: "Tokyo Standard Time", hours: (hm(9, 0), hm(18, 0)) },
+        true,
+        Cal::new().add("Partner call", since, hm(16, 0), 60, Busy, "Lee Gu", weekly(tue_thu.clone(), None, vec![])),
+    );
+    let lidia = person(
+        Person { local: "lidia.holloway", name: "Lidia Holloway", tz: chrono_tz::America::Chicago, windows_zone: "Central Standard Time", hours: (hm(8, 0), hm(16, 30)) },
+        true,
+        Cal::new()
+            .add("Leadership team", since, hm(10, 0), 90, Busy, "Lidia Holloway", weekly(mon.clone(), None, vec![]))
+            .add("1:1 with manager", since, hm(15, 0), 30, Busy, "Lidia Holloway", weekly(vec![Weekday::Thu], None, vec![]))
+            .private(),
+    );
+    let nestor = person(
+        Person { local: "nestor.wilke", name: "Nestor Wilke", tz: chrono_tz::Australia::Sydney, windows_zone: "AUS Eastern Standard Time", hours: (hm(8, 30), hm(17, 0)) },
+        true,
+        Cal::new().add("Ops review", since, hm(9, 0), 60, Busy, "Nestor Wilke", weekly(weekdays(), None, vec![])),
+    );
+    let patti = person(
+        Person { local: "patti.fernandez", name: "Patti Fernandez", tz: chrono_tz::America::Sao_Paulo, windows_zone: "E. South America Standard Time", hours: (hm(9, 0), hm(18, 0)) },
+        true,
+        Cal::new()
+            .add("Marketing stand-up", since, hm(9, 30), 15, Busy, "Patti Fernandez", weekly(weekdays(), None, vec![]))
+            .add("Agency call", since, hm(15, 0), 60, Tentative, "Patti Fernandez", weekly(vec![Weekday::Wed], None, vec![])),
+    );
+    let adams = room(
+        "room.adams",
+        "Conference Room Adams",
+        chrono_tz::Europe::Berlin,
+        "W. Europe Standard Time",
+        12,
+        "Building 1",
+        Cal::new()
+            .add("All hands", date(2025, 1, 6), hm(10, 0), 60, Busy, "Adele Vance", weekly(mon.clone(), None, vec![]))
+            .add("Workshop", date(2026, 3, 26), hm(13, 0), 240, Busy, "Johanna Lorenz", None),
+    );
+    let baker = room(
+        "room.baker",
+        "Conference Room Baker",
+        chrono_tz::America::New_York,
+        "Eastern Standard Time",
+        8,
+        "Building 2",
+        Cal::new().add("Sales huddle", since, hm(9, 0), 30, Busy, "Megan Bowen", weekly(weekdays(), None, vec![])),
+    );
+    let crystal = room(
+        "room.crystal",
+        "Crystal Boardroom",
+        chrono_tz::Asia::Tokyo,
+        "Tokyo Standard Time",
+        20,
+        "Tokyo office",
+        Cal::new().add("Board prep", since, hm(13, 0), 120, Busy, "Lee Gu", weekly(tue_thu, None, vec![])),
+    );
+    Tenant {
+        id: TENANT_ID.into(),
+        domain: DOMAIN.into(),
+        display_name: "Contoso".into(),
+        apps: vec![
+            App {
+                client_id: CLIENT_ID.into(),
+                display_name: "freebusy demo".into(),
+                secret: CLIENT_SECRET.into(),
+                secret_expires: far_future,
+                roles: vec!["Calendars.ReadBasic".into(), "User.Read.All".into(), "Place.Read.All".into()],
+            },
+            App {
+                client_id: EXPIRED_CLIENT_ID.into(),
+                display_name: "old room panel".into(),
+                secret: "expired~secret".into(),
+                secret_expires: DateTime::<Utc>::from_timestamp(1_735_689_600, 0).expect("2025-01-01"),
+                roles: vec!["Calendars.Read".into()],
+            },
+            App {
+                client_id: UNCONSENTED_CLIENT_ID.into(),
+                display_name: "awaiting consent".into(),
+                secret: "unconsented~secret".into(),
+                secret_expires: far_future,
+                roles: vec![],
+            },
+        ],
+        mailboxes: vec![adele, megan, pradeep, alex, diego, johanna, lee, lidia, nestor, patti, adams, baker, crystal],
+    }
+}

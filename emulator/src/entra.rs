@@ -1,0 +1,170 @@
+//! Microsoft identity platform v2 token endpoint: the client-credentials grant with a client
+//! secret (reference §4 "Client credentials grant", "Error response", AADSTS table).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::{Form, Json};
+use base64::Engine as _;
+use chrono::{DateTime, Duration, Utc};
+use rand::RngCore;
+use serde_json::json;
+
+use crate::State as Emu;
+
+/// Resources whose `/.default` scope the emulator issues tokens for.
+const RESOURCES: &[&str] = &["https://graph.microsoft.com", "https://outlook.office365.com"];
+
+/// A token the emulator issued.
+#[derive(Debug, Clone)]
+pub struct IssuedToken {
+    pub tenant_id: String,
+    pub client_id: String,
+    pub audience: String,
+    pub roles: Vec<String>,
+    pub expires: DateTime<Utc>,
+}
+
+fn random_id() -> String {
+    let mut b = [0u8; 16];
+    rand::rng().fill_bytes(&mut b);
+    let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
+    format!("{}-{}-{}-{}-{}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32])
+}
+
+/// An Entra error body: `error`, `error_description` ending in trace/correlation ids and a
+/// timestamp, `error_codes`, `timestamp`, `trace_id`, `correlation_id`, `error_uri`.
+fn error(status: StatusCode, error: &str, code: u32, message: &str) -> Response {
+    let now = Utc::now();
+    let (trace, correlation) = (random_id(), random_id());
+    let body = json!({
+        "error": error,
+        "error_description": format!(
+            "AADSTS{code}: {message}\r\nTrace ID: {trace}\r\nCorrelation ID: {correlation}\r\nTimestamp: {}",
+            now.format("%Y-%m-%d %H:%M:%SZ")
+        ),
+        "error_codes": [code],
+        "timestamp": now.format("%Y-%m-%d %H:%M:%SZ").to_string(),
+        "trace_id": trace,
+        "correlation_id": correlation,
+        "error_uri": format!("https://login.microsoftonline.com/error?code={code}"),
+    });
+    (status, Json(body)).into_response()
+}
+
+/// Client credentials from the form or from HTTP Basic authentication (RFC 6749 §2.3.1, which
+/// the endpoint also accepts).
+fn client_credentials(form: &HashMap<String, String>, headers: &HeaderMap) -> (Option<String>, Option<String>) {
+    if let Some(basic) = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Basic "))
+        .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b).ok())
+        .and_then(|b| String::from_utf8(b).ok())
+    {
+        if let Some((id, secret)) = basic.split_once(':') {
+            return (Some(id.to_string()), Some(secret.to_string()));
+        }
+    }
+    (form.get("client_id").cloned(), form.get("client_secret").cloned())
+}
+
+/// `POST /{tenant}/oauth2/v2.0/token`.
+pub async fn token(State(emu): State<Arc<Emu>>, Path(tenant_name): Path<String>, headers: HeaderMap, Form(form): Form<HashMap<String, String>>) -> Response {
+    crate::count_token_request(&emu);
+    let Some(tenant) = emu.tenant(&tenant_name) else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            90002,
+            &format!("Tenant '{tenant_name}' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud. Check with your subscription administrator, this may happen if there are no active subscriptions for the tenant."),
+        );
+    };
+    match form.get("grant_type").map(String::as_str) {
+        Some("client_credentials") => {}
+        Some(other) => {
+            return error(StatusCode::BAD_REQUEST, "unsupported_grant_type", 70003, &format!("The app requested an unsupported grant type '{other}'."))
+        }
+        None => return error(StatusCode::BAD_REQUEST, "invalid_request", 900144, "The request body must contain the following parameter: 'grant_type'."),
+    }
+    let (client_id, secret) = client_credentials(&form, &headers);
+    let Some(client_id) = client_id else {
+        return error(StatusCode::BAD_REQUEST, "invalid_request", 900144, "The request body must contain the following parameter: 'client_id'.");
+    };
+    let Some(app) = tenant.apps.iter().find(|a| a.client_id.eq_ignore_ascii_case(&client_id)) else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "unauthorized_client",
+            700016,
+            &format!("Application with identifier '{client_id}' was not found in the directory '{}'. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You may have sent your authentication request to the wrong tenant.", tenant.display_name),
+        );
+    };
+    let Some(secret) = secret.filter(|s| !s.is_empty()) else {
+        return error(StatusCode::UNAUTHORIZED, "invalid_client", 7000218, "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.");
+    };
+    if secret != app.secret {
+        return error(
+            StatusCode::UNAUTHORIZED,
+            "invalid_client",
+            7000215,
+            &format!("Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '{}'.", app.client_id),
+        );
+    }
+    if app.secret_expires <= Utc::now() {
+        return error(
+            StatusCode::UNAUTHORIZED,
+            "invalid_client",
+            7000222,
+            &format!("The provided client secret keys for app '{}' are expired. Visit the Azure portal to create new keys for your app: https://aka.ms/NewClientSecret, or consider using certificate credentials for added security: https://aka.ms/certCreds.", app.client_id),
+        );
+    }
+    // Client credentials take exactly one `<resource>/.default` scope.
+    let scope = form.get("scope").map(String::as_str).unwrap_or("");
+    let Some(resource) = scope.strip_suffix("/.default").filter(|r| RESOURCES.contains(r)) else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "invalid_scope",
+            70011,
+            &format!("The provided request must include a 'scope' input parameter. The provided value for the input parameter 'scope' is not valid: '{scope}'. The scope for the client credentials flow must be a resource identifier followed by /.default."),
+        );
+    };
+    let now = Utc::now();
+    let expires = now + Duration::seconds(emu.token_lifetime_secs);
+    let access_token = jwt(resource, tenant, app, now, expires);
+    emu.tokens.lock().expect("token table").insert(
+        access_token.clone(),
+        IssuedToken { tenant_id: tenant.id.clone(), client_id: app.client_id.clone(), audience: resource.to_string(), roles: app.roles.clone(), expires },
+    );
+    Json(json!({
+        "token_type": "Bearer",
+        "expires_in": emu.token_lifetime_secs,
+        "ext_expires_in": emu.token_lifetime_secs,
+        "access_token": access_token,
+    }))
+    .into_response()
+}
+
+/// A JWT-shaped token with the claims a real app-only token carries. Its signature is random:
+/// the emulator recognises its own tokens by lookup, and clients must not verify access tokens.
+fn jwt(audience: &str, tenant: &crate::tenant::Tenant, app: &crate::tenant::App, now: DateTime<Utc>, expires: DateTime<Utc>) -> String {
+    let enc = |v: serde_json::Value| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string());
+    let header = enc(json!({"typ": "JWT", "alg": "RS256", "kid": "freebusy-emulator"}));
+    let claims = enc(json!({
+        "aud": audience,
+        "iss": format!("https://sts.windows.net/{}/", tenant.id),
+        "iat": now.timestamp(), "nbf": now.timestamp(), "exp": expires.timestamp(),
+        "app_displayname": app.display_name,
+        "appid": app.client_id,
+        "idtyp": "app",
+        "oid": random_id(),
+        "roles": app.roles,
+        "tid": tenant.id,
+        "ver": "1.0",
+    }));
+    let mut sig = [0u8; 64];
+    rand::rng().fill_bytes(&mut sig);
+    format!("{header}.{claims}.{}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sig))
+}
