@@ -83,12 +83,12 @@ build() {
   fi
   (
     eval "$(guest_env)"
-    cd "$root/guests"
+    cd "$root/plugins"
     # shellcheck disable=SC2086
     cargo build --release --target "$target" $CARGO_GUEST_FLAGS "${packages[@]}"
   )
   mkdir -p "$out"
-  for wasm in "$root"/guests/target/$target/release/*.wasm; do
+  for wasm in "$root"/plugins/target/$target/release/*.wasm; do
     cp -f "$wasm" "$out/"
   done
   ls -l "$out" >&2

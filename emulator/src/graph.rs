@@ -7,7 +7,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use chrono::{DateTime, NaiveDateTime, TimeZone, Utc};
+use chrono::{DateTime, NaiveDateTime, TimeZone, Timelike, Utc};
 use chrono_tz::Tz;
 use serde_json::{json, Map, Value};
 
@@ -103,7 +103,8 @@ fn preferred_zone(headers: &HeaderMap) -> Result<(Tz, String), Response> {
 
 /// Graph writes `dateTime` with seven fractional digits and no offset.
 fn graph_time(t: DateTime<Utc>, tz: Tz, tz_name: &str) -> Value {
-    json!({"dateTime": t.with_timezone(&tz).format("%Y-%m-%dT%H:%M:%S%.7f").to_string(), "timeZone": tz_name})
+    let local = t.with_timezone(&tz);
+    json!({"dateTime": format!("{}.{:07}", local.format("%Y-%m-%dT%H:%M:%S"), local.nanosecond() / 100), "timeZone": tz_name})
 }
 
 /// Per-slot digit: 0 free, 1 tentative, 2 busy, 3 oof; working elsewhere is written as 0 for
@@ -167,8 +168,8 @@ fn working_hours(m: &Mailbox) -> Value {
         .collect();
     json!({
         "daysOfWeek": days,
-        "startTime": m.work_start.format("%H:%M:%S%.7f").to_string(),
-        "endTime": m.work_end.format("%H:%M:%S%.7f").to_string(),
+        "startTime": format!("{}.0000000", m.work_start.format("%H:%M:%S")),
+        "endTime": format!("{}.0000000", m.work_end.format("%H:%M:%S")),
         "timeZone": {"name": m.windows_zone},
     })
 }

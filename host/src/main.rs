@@ -1,1 +1,184 @@
-fn main(){}
+//! The `freebusy` command: serve, query, check, demo.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{bail, Context as _};
+use clap::{Parser, Subcommand};
+use freebusy_core::api::RawFreeBusyRequest;
+use freebusy_host::config::LoadedConfig;
+use freebusy_host::runtime::{CallError, Runtime, RuntimeConfig};
+use freebusy_host::service::Service;
+use freebusy_host::{api, demo};
+
+/// Who is free, and when: normalized free/busy for Microsoft 365 and Exchange.
+#[derive(Parser)]
+#[command(version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the HTTP API for the tenants in a config file.
+    Serve {
+        /// Config file (TOML).
+        #[arg(long, short, env = "FREEBUSY_CONFIG")]
+        config: PathBuf,
+        /// Listen address (overrides the config's `listen`).
+        #[arg(long)]
+        listen: Option<SocketAddr>,
+    },
+    /// Ask once and print the JSON answer.
+    Query {
+        /// Config file (TOML).
+        #[arg(long, short, env = "FREEBUSY_CONFIG")]
+        config: PathBuf,
+        /// Tenant name (default: the config's default tenant).
+        #[arg(long)]
+        tenant: Option<String>,
+        /// Comma-separated mailbox addresses.
+        #[arg(long, required = true)]
+        mailboxes: String,
+        /// RFC 3339 start (default: now).
+        #[arg(long)]
+        start: Option<String>,
+        /// RFC 3339 end (default: 24 hours after start).
+        #[arg(long)]
+        end: Option<String>,
+        /// Minutes per digit of the availability string.
+        #[arg(long)]
+        interval: Option<u32>,
+        /// Include subjects and locations where allowed.
+        #[arg(long)]
+        details: bool,
+        /// Print iCalendar VFREEBUSY instead of JSON.
+        #[arg(long)]
+        ical: bool,
+    },
+    /// Validate the config and each tenant's credentials; say what permission is missing.
+    Check {
+        /// Config file (TOML).
+        #[arg(long, short, env = "FREEBUSY_CONFIG")]
+        config: PathBuf,
+        /// Check only this tenant.
+        #[arg(long)]
+        tenant: Option<String>,
+    },
+    /// Run against the built-in Microsoft 365 emulator's demo tenant (no account needed).
+    Demo {
+        /// Listen address for the API.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: SocketAddr,
+        /// Directory holding the built provider components.
+        #[arg(long, env = "FREEBUSY_COMPONENTS")]
+        components: Option<PathBuf>,
+    },
+}
+
+fn runtime_config(loaded: &LoadedConfig) -> RuntimeConfig {
+    let r = &loaded.config.runtime;
+    RuntimeConfig {
+        pooling: r.pooling,
+        memory_limit_bytes: r.memory_limit_mb << 20,
+        call_timeout: Duration::from_secs(r.call_timeout_secs),
+        ..RuntimeConfig::default()
+    }
+}
+
+async fn load(config: &PathBuf) -> anyhow::Result<(LoadedConfig, Service)> {
+    let loaded = LoadedConfig::from_file(config)?;
+    let runtime = Runtime::new(runtime_config(&loaded))?;
+    let service = Service::from_config(&loaded, &runtime).await?;
+    Ok((loaded, service))
+}
+
+async fn bind(addr: SocketAddr) -> anyhow::Result<tokio::net::TcpListener> {
+    tokio::net::TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr} (in use? pass --listen 127.0.0.1:<other port>)"))
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        .with_writer(std::io::stderr)
+        .init();
+    match Cli::parse().command {
+        Command::Serve { config, listen } => {
+            let (loaded, service) = load(&config).await?;
+            let addr = listen.unwrap_or(loaded.config.listen);
+            let listener = bind(addr).await?;
+            tracing::info!("serving on http://{}", listener.local_addr()?);
+            api::serve(listener, Arc::new(service)).await?;
+        }
+        Command::Query { config, tenant, mailboxes, start, end, interval, details, ical } => {
+            let (_, service) = load(&config).await?;
+            let now = chrono::Utc::now();
+            let start = start.unwrap_or_else(|| now.format("%Y-%m-%dT%H:%M:00Z").to_string());
+            let end = match end {
+                Some(e) => e,
+                None => match chrono::DateTime::parse_from_rfc3339(&start) {
+                    Ok(s) => (s + chrono::Duration::hours(24)).to_rfc3339(),
+                    Err(_) => String::new(),
+                },
+            };
+            let raw = RawFreeBusyRequest {
+                mailboxes: vec![mailboxes],
+                start: Some(start),
+                end: Some(end),
+                interval: interval.map(|i| i.to_string()),
+                details: Some(details.to_string()),
+            };
+            let req = raw.validate().map_err(|p| anyhow::anyhow!("{}", p.detail))?;
+            let resp = service.freebusy(tenant.as_deref(), &req).await?;
+            if ical {
+                print!("{}", freebusy_core::ical::render(&resp, &freebusy_core::api::format_instant(now.timestamp_millis())));
+            } else {
+                println!("{}", serde_json::to_string_pretty(&resp)?);
+            }
+        }
+        Command::Check { config, tenant } => {
+            let (_, service) = load(&config).await?;
+            let mut failed = false;
+            for t in service.tenants().filter(|t| tenant.as_deref().is_none_or(|n| n == t.name)) {
+                let info = t.provider.info();
+                match t.provider.check(t.context()).await {
+                    Ok(h) if h.missing.is_empty() => println!("{}: ok ({} {}): {}", t.name, info.name, info.version, h.summary),
+                    Ok(h) => {
+                        failed = true;
+                        println!("{}: missing permissions ({} {}): {}", t.name, info.name, info.version, h.summary);
+                        for m in h.missing {
+                            println!("  - {m}");
+                        }
+                    }
+                    Err(e) => {
+                        failed = true;
+                        let hint = matches!(e, CallError::Provider(_)).then_some("").unwrap_or(" (host-side failure)");
+                        println!("{}: FAILED{hint}: {e}", t.name);
+                    }
+                }
+            }
+            if failed {
+                bail!("one or more tenants failed the check");
+            }
+        }
+        Command::Demo { listen, components } => {
+            let dir = components.or_else(demo::find_components_dir).context(
+                "no built provider components found; run scripts/demo (it builds them), or pass --components <dir>",
+            )?;
+            let listener = bind(listen).await?;
+            let d = demo::start(&dir, RuntimeConfig::default()).await?;
+            let url = format!("http://{}", listener.local_addr()?);
+            println!("freebusy demo: Microsoft 365 emulator at {} (demo tenant 'Contoso')", d.emulator.base_url);
+            println!("API at {url}  (Graph provider component: {})", dir.join(demo::GRAPH_COMPONENT).display());
+            println!("try:\n  {}", demo::sample_curl(&url));
+            println!("people: adele.vance, megan.bowen, pradeep.gupta, alex.wilber, diego.siciliani, johanna.lorenz, lee.gu, lidia.holloway, nestor.wilke, patti.fernandez");
+            println!("rooms:  room.adams, room.baker, room.crystal   (all @{})", freebusy_emulator::demo::DOMAIN);
+            api::serve(listener, d.service.clone()).await?;
+        }
+    }
+    Ok(())
+}

@@ -22,6 +22,25 @@ pub const MAX_WINDOW_DAYS: u32 = 62;
 
 const DEFAULT_AUTHORITY: &str = "https://login.microsoftonline.com";
 const DEFAULT_GRAPH: &str = "https://graph.microsoft.com";
+/// Graph hosts whose token scope is `<host>/.default` (global and national clouds).
+const GRAPH_CLOUDS: &[&str] = &[
+    "https://graph.microsoft.com",
+    "https://graph.microsoft.us",
+    "https://dod-graph.microsoft.us",
+    "https://microsoftgraph.chinacloudapi.cn",
+];
+
+/// The token scope: `graph_scope` when set; else the national cloud's Graph resource when
+/// `graph_base_url` is one; else the global one (a proxy or test endpoint still takes tokens
+/// for Graph itself).
+fn scope(settings: &Config) -> Result<String, ProviderError> {
+    if let Some(scope) = settings.get("graph_scope") {
+        return Ok(scope.to_string());
+    }
+    let base = settings.url("graph_base_url", DEFAULT_GRAPH)?;
+    let resource = GRAPH_CLOUDS.iter().find(|c| c.eq_ignore_ascii_case(&base)).copied().unwrap_or(DEFAULT_GRAPH);
+    Ok(format!("{resource}/.default"))
+}
 
 /// Connection settings resolved from the call's settings.
 pub(crate) struct Connection<'a> {
@@ -69,6 +88,7 @@ impl freebusy_provider_sdk::Guest for Graph {
                 setting("client_secret", "Client secret value (not its ID)", true, true, None),
                 setting("authority", "Identity platform host (national clouds: https://login.microsoftonline.us, https://login.chinacloudapi.cn)", false, false, Some(DEFAULT_AUTHORITY)),
                 setting("graph_base_url", "Graph host (national clouds: https://graph.microsoft.us, https://dod-graph.microsoft.us, https://microsoftgraph.chinacloudapi.cn)", false, false, Some(DEFAULT_GRAPH)),
+                setting("graph_scope", "Token scope (default: <Graph resource of graph_base_url>/.default)", false, false, None),
                 setting("anchor_mailbox", "Mailbox whose URL getSchedule is called on (default: the first requested)", false, false, None),
             ],
             endpoint_settings: vec!["authority".into(), "graph_base_url".into()],
@@ -78,7 +98,7 @@ impl freebusy_provider_sdk::Guest for Graph {
     fn get_schedules(settings: Settings, q: Query) -> Result<Vec<Schedule>, ProviderError> {
         let settings = Config::new(&settings);
         let authority = settings.url("authority", DEFAULT_AUTHORITY)?;
-        let scope = format!("{}/.default", settings.url("graph_base_url", DEFAULT_GRAPH)?);
+        let scope = scope(&settings)?;
         let conn = connection(&settings, &authority, &scope)?;
         schedule::get_schedules(&conn, &q)
     }
@@ -90,7 +110,7 @@ impl freebusy_provider_sdk::Guest for Graph {
     fn check(settings: Settings) -> Result<Health, ProviderError> {
         let settings = Config::new(&settings);
         let authority = settings.url("authority", DEFAULT_AUTHORITY)?;
-        let scope = format!("{}/.default", settings.url("graph_base_url", DEFAULT_GRAPH)?);
+        let scope = scope(&settings)?;
         let conn = connection(&settings, &authority, &scope)?;
         let token = conn.credentials.token()?;
         let granted = token_permissions(&token);

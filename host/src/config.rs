@@ -1,0 +1,237 @@
+//! The TOML configuration: providers (component files), tenants (which provider, its settings,
+//! where secrets come from) and runtime limits. Secrets come from the environment or files and
+//! are never logged; nothing here implements `Debug` over secret values.
+//!
+//! ```toml
+//! listen = "127.0.0.1:8080"
+//! default_tenant = "contoso"
+//!
+//! [providers.graph]
+//! component = "components/freebusy_graph.wasm"
+//!
+//! [tenants.contoso]
+//! provider = "graph"
+//! [tenants.contoso.settings]
+//! tenant_id = "contoso.onmicrosoft.com"
+//! client_id = "3f9b2c71-8d4e-4a06-b5f3-2e7c1a9d0b84"
+//! client_secret = { env = "CONTOSO_CLIENT_SECRET" }
+//! ```
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context as _};
+use serde::Deserialize;
+
+/// The whole file.
+#[derive(Deserialize, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Address `freebusy serve` listens on.
+    #[serde(default = "default_listen")]
+    pub listen: SocketAddr,
+    /// Tenant used by `/v1/freebusy` (without a tenant in the path); required when there are
+    /// several tenants.
+    pub default_tenant: Option<String>,
+    /// Runtime limits.
+    #[serde(default)]
+    pub runtime: RuntimeSection,
+    /// Provider components by name.
+    #[serde(default)]
+    pub providers: BTreeMap<String, ProviderSection>,
+    /// Tenants by name (the name appears in URLs: `/v1/tenants/{name}/freebusy`).
+    #[serde(default)]
+    pub tenants: BTreeMap<String, TenantSection>,
+}
+
+fn default_listen() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 8080))
+}
+
+/// `[runtime]`.
+#[derive(Deserialize, Clone, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct RuntimeSection {
+    /// Use wasmtime's pooling allocator.
+    #[serde(default = "yes")]
+    pub pooling: bool,
+    /// Linear memory per call, in MiB.
+    #[serde(default = "default_memory_mb")]
+    pub memory_limit_mb: usize,
+    /// Longest one provider call may take, in seconds.
+    #[serde(default = "default_timeout")]
+    pub call_timeout_secs: u64,
+}
+
+fn yes() -> bool {
+    true
+}
+fn default_memory_mb() -> usize {
+    64
+}
+fn default_timeout() -> u64 {
+    30
+}
+
+impl Default for RuntimeSection {
+    fn default() -> Self {
+        RuntimeSection { pooling: true, memory_limit_mb: default_memory_mb(), call_timeout_secs: default_timeout() }
+    }
+}
+
+/// `[providers.<name>]`.
+#[derive(Deserialize, Clone, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct ProviderSection {
+    /// Path of the `.wasm` component, relative to the config file.
+    pub component: PathBuf,
+}
+
+/// `[tenants.<name>]`.
+#[derive(Deserialize, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct TenantSection {
+    /// Name of a `[providers.<name>]` entry.
+    pub provider: String,
+    /// Provider calls in flight at once for this tenant (Graph allows 4 concurrent requests per
+    /// app and mailbox).
+    #[serde(default = "default_concurrency")]
+    pub max_concurrent_calls: usize,
+    /// Lower the provider's mailboxes-per-call limit (never raise it).
+    pub max_mailboxes_per_call: Option<u32>,
+    /// Origins the provider may reach besides those of its endpoint settings.
+    #[serde(default)]
+    pub allowed_hosts: Vec<String>,
+    /// Provider settings; see `freebusy check` for what each provider needs.
+    #[serde(default)]
+    pub settings: BTreeMap<String, SettingValue>,
+}
+
+fn default_concurrency() -> usize {
+    4
+}
+
+/// A setting's value: literal, or read from the environment or a file at start-up.
+#[derive(Deserialize, Clone)]
+#[serde(untagged)]
+pub enum SettingValue {
+    /// Written in the file.
+    Literal(String),
+    /// `{ env = "NAME" }`.
+    Env {
+        /// Variable name.
+        env: String,
+    },
+    /// `{ file = "/run/secrets/name" }` (trailing newline removed).
+    File {
+        /// File path, relative to the config file.
+        file: PathBuf,
+    },
+}
+
+impl SettingValue {
+    /// Resolve to the value. Errors name the variable or file, never the value.
+    pub fn resolve(&self, base: &Path) -> anyhow::Result<String> {
+        match self {
+            SettingValue::Literal(v) => Ok(v.clone()),
+            SettingValue::Env { env } => std::env::var(env).with_context(|| format!("environment variable {env} is not set")),
+            SettingValue::File { file } => {
+                let path = base.join(file);
+                let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+                Ok(text.trim_end_matches(['\r', '\n']).to_string())
+            }
+        }
+    }
+
+    /// Whether the value is written into the config file itself.
+    pub fn is_literal(&self) -> bool {
+        matches!(self, SettingValue::Literal(_))
+    }
+}
+
+/// A parsed config and the directory its relative paths start from.
+#[derive(Clone)]
+pub struct LoadedConfig {
+    /// The parsed file.
+    pub config: Config,
+    /// Base for relative paths.
+    pub base_dir: PathBuf,
+}
+
+impl LoadedConfig {
+    /// Read and parse a config file.
+    pub fn from_file(path: &Path) -> anyhow::Result<LoadedConfig> {
+        let text = std::fs::read_to_string(path).with_context(|| format!("reading config {}", path.display()))?;
+        let base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        Self::from_str(&text, base_dir).with_context(|| format!("in config {}", path.display()))
+    }
+
+    /// Parse config text; relative paths start at `base_dir`.
+    pub fn from_str(text: &str, base_dir: PathBuf) -> anyhow::Result<LoadedConfig> {
+        let config: Config = toml::from_str(text)?;
+        if config.tenants.is_empty() {
+            bail!("no [tenants.<name>] configured");
+        }
+        for (name, tenant) in &config.tenants {
+            if !config.providers.contains_key(&tenant.provider) {
+                bail!("tenant '{name}' uses provider '{}', which has no [providers.{}] entry", tenant.provider, tenant.provider);
+            }
+            if tenant.max_concurrent_calls == 0 {
+                bail!("tenant '{name}': max_concurrent_calls must be at least 1");
+            }
+        }
+        if let Some(default) = &config.default_tenant {
+            if !config.tenants.contains_key(default) {
+                bail!("default_tenant '{default}' is not a configured tenant");
+            }
+        }
+        Ok(LoadedConfig { config, base_dir })
+    }
+
+    /// The component file of a provider.
+    pub fn component_path(&self, provider: &str) -> Option<PathBuf> {
+        self.config.providers.get(provider).map(|p| self.base_dir.join(&p.component))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_can_come_from_env_or_file() {
+        let dir = std::env::temp_dir().join(format!("freebusy-config-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("secret.txt"), "from-file\n").unwrap();
+        let text = r#"
+            [providers.graph]
+            component = "graph.wasm"
+            [tenants.t]
+            provider = "graph"
+            [tenants.t.settings]
+            a = "literal"
+            b = { file = "secret.txt" }
+            c = { env = "FREEBUSY_TEST_UNSET_VARIABLE" }
+        "#;
+        let loaded = LoadedConfig::from_str(text, dir.clone()).unwrap();
+        let s = &loaded.config.tenants["t"].settings;
+        assert_eq!(s["a"].resolve(&dir).unwrap(), "literal");
+        assert_eq!(s["b"].resolve(&dir).unwrap(), "from-file");
+        let err = s["c"].resolve(&dir).unwrap_err().to_string();
+        assert!(err.contains("FREEBUSY_TEST_UNSET_VARIABLE"), "{err}");
+        assert_eq!(loaded.component_path("graph").unwrap(), dir.join("graph.wasm"));
+    }
+
+    #[test]
+    fn a_tenant_naming_an_unknown_provider_is_rejected() {
+        let err = LoadedConfig::from_str("[tenants.t]\nprovider = \"ews\"\n", PathBuf::new()).err().unwrap().to_string();
+        assert!(err.contains("[providers.ews]"), "{err}");
+    }
+
+    #[test]
+    fn unknown_keys_are_rejected() {
+        let err = LoadedConfig::from_str("[providers.g]\ncomponent = \"x\"\nfoo = 1\n[tenants.t]\nprovider = \"g\"\n", PathBuf::new()).err().unwrap();
+        assert!(format!("{err:#}").contains("unknown field"), "{err:#}");
+    }
+}

@@ -1,0 +1,95 @@
+//! `wasi:keyvalue/store@0.2.0-draft2`, the version Spin and Akamai Functions provide (wasmtime's
+//! own wasi-keyvalue crate implements another draft), as in-memory stores. Each tenant has its
+//! own store, so a provider's cached token for one tenant is invisible to every other tenant.
+//! Nothing is written to disk.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use wasmtime::component::Resource;
+
+use super::bindings::wasi::keyvalue::store::{self, Error, KeyResponse};
+use super::state::HostState;
+
+/// The label providers open (`store.open("default")`), as on Spin.
+pub const DEFAULT_STORE: &str = "default";
+
+/// Values larger than this are refused: a token is a few KB; this bounds host memory per tenant.
+const MAX_VALUE_BYTES: usize = 1 << 20;
+/// Keys per store, for the same reason.
+const MAX_KEYS: usize = 10_000;
+
+/// One tenant's store, shared by every call for that tenant.
+#[derive(Clone, Default)]
+pub struct Store(Arc<Mutex<HashMap<String, Vec<u8>>>>);
+
+impl Store {
+    /// Number of keys (for tests and metrics).
+    pub fn len(&self) -> usize {
+        self.0.lock().expect("kv store").len()
+    }
+
+    /// Whether the store is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// An open bucket: a handle on the call's store.
+pub struct Bucket(Store);
+
+impl store::Host for HostState {
+    async fn open(&mut self, identifier: String) -> wasmtime::Result<Result<Resource<Bucket>, Error>> {
+        if identifier != DEFAULT_STORE {
+            return Ok(Err(Error::NoSuchStore));
+        }
+        Ok(Ok(self.table.push(Bucket(self.kv.clone()))?))
+    }
+}
+
+impl store::HostBucket for HostState {
+    async fn get(&mut self, bucket: Resource<Bucket>, key: String) -> wasmtime::Result<Result<Option<Vec<u8>>, Error>> {
+        let store = &self.table.get(&bucket)?.0;
+        Ok(Ok(store.0.lock().expect("kv store").get(&key).cloned()))
+    }
+
+    async fn set(&mut self, bucket: Resource<Bucket>, key: String, value: Vec<u8>) -> wasmtime::Result<Result<(), Error>> {
+        if value.len() > MAX_VALUE_BYTES {
+            return Ok(Err(Error::Other(format!("value larger than {MAX_VALUE_BYTES} bytes"))));
+        }
+        let store = &self.table.get(&bucket)?.0;
+        let mut map = store.0.lock().expect("kv store");
+        if map.len() >= MAX_KEYS && !map.contains_key(&key) {
+            return Ok(Err(Error::Other(format!("store holds the maximum of {MAX_KEYS} keys"))));
+        }
+        map.insert(key, value);
+        Ok(Ok(()))
+    }
+
+    async fn delete(&mut self, bucket: Resource<Bucket>, key: String) -> wasmtime::Result<Result<(), Error>> {
+        let store = &self.table.get(&bucket)?.0;
+        store.0.lock().expect("kv store").remove(&key);
+        Ok(Ok(()))
+    }
+
+    async fn exists(&mut self, bucket: Resource<Bucket>, key: String) -> wasmtime::Result<Result<bool, Error>> {
+        let store = &self.table.get(&bucket)?.0;
+        Ok(Ok(store.0.lock().expect("kv store").contains_key(&key)))
+    }
+
+    async fn list_keys(&mut self, bucket: Resource<Bucket>, cursor: Option<String>) -> wasmtime::Result<Result<KeyResponse, Error>> {
+        // One page holding every key after the cursor (keys sorted, so the cursor is a key).
+        let store = &self.table.get(&bucket)?.0;
+        let mut keys: Vec<String> = store.0.lock().expect("kv store").keys().cloned().collect();
+        keys.sort();
+        if let Some(after) = cursor {
+            keys.retain(|k| *k > after);
+        }
+        Ok(Ok(KeyResponse { keys, cursor: None }))
+    }
+
+    async fn drop(&mut self, bucket: Resource<Bucket>) -> wasmtime::Result<()> {
+        self.table.delete(bucket)?;
+        Ok(())
+    }
+}

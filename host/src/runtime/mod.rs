@@ -1,0 +1,133 @@
+//! The wasmtime side of the host: one [`Engine`] and [`Linker`] for every provider, each
+//! provider compiled once into an `InstancePre`, and a fresh `Store` per call with a memory
+//! limit, an epoch deadline and the call's outbound allow-list.
+
+pub mod bindings;
+pub mod keyvalue;
+pub mod outbound;
+pub mod provider;
+pub mod state;
+
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use wasmtime::component::{Component, HasSelf, Linker};
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
+
+pub use provider::{CallContext, CallError, Provider};
+use state::HostState;
+
+/// How often the epoch advances; a call's deadline is checked at this granularity, and a busy
+/// guest yields to other tasks this often.
+pub const EPOCH_TICK: Duration = Duration::from_millis(10);
+
+/// Runtime limits and tuning.
+#[derive(Debug, Clone)]
+pub struct RuntimeConfig {
+    /// Pre-reserve instance slots (fast instantiation) instead of allocating per call.
+    pub pooling: bool,
+    /// Most linear memory one call may use.
+    pub memory_limit_bytes: usize,
+    /// Longest one call may take, HTTP waits included.
+    pub call_timeout: Duration,
+    /// Instances alive at once (pooling slots).
+    pub max_instances: u32,
+}
+
+impl Default for RuntimeConfig {
+    fn default() -> Self {
+        RuntimeConfig { pooling: true, memory_limit_bytes: 64 << 20, call_timeout: Duration::from_secs(30), max_instances: 256 }
+    }
+}
+
+/// Advances the engine's epoch until dropped.
+struct EpochTicker {
+    stop: Arc<AtomicBool>,
+}
+
+impl EpochTicker {
+    fn start(engine: Engine) -> Self {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        std::thread::Builder::new()
+            .name("freebusy-epoch".into())
+            .spawn(move || {
+                while !flag.load(Ordering::Relaxed) {
+                    std::thread::sleep(EPOCH_TICK);
+                    engine.increment_epoch();
+                }
+            })
+            .expect("spawn epoch thread");
+        EpochTicker { stop }
+    }
+}
+
+impl Drop for EpochTicker {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+pub(crate) struct Shared {
+    pub engine: Engine,
+    pub linker: Linker<HostState>,
+    pub config: RuntimeConfig,
+    _ticker: EpochTicker,
+}
+
+/// Loads and runs provider components.
+#[derive(Clone)]
+pub struct Runtime {
+    shared: Arc<Shared>,
+}
+
+impl Runtime {
+    /// A runtime with its engine, linker and epoch ticker.
+    pub fn new(config: RuntimeConfig) -> anyhow::Result<Runtime> {
+        let mut wasm = Config::new();
+        wasm.wasm_component_model(true).epoch_interruption(true);
+        if config.pooling {
+            let mut pool = PoolingAllocationConfig::new();
+            let n = config.max_instances;
+            // A Rust provider is one component holding a few core instances (the program, the
+            // WASI adapter, shims), two memories and a handful of tables.
+            pool.total_component_instances(n)
+                .total_core_instances(n * 8)
+                .total_memories(n * 2)
+                .total_tables(n * 8)
+                .max_memory_size(config.memory_limit_bytes);
+            wasm.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+        }
+        let engine = Engine::new(&wasm).map_err(|e| anyhow::anyhow!("creating the wasmtime engine: {e}"))?;
+        let mut linker = Linker::<HostState>::new(&engine);
+        // WASI for what Rust's std imports (clocks, random, an empty environment); sockets and
+        // files are switched off in each call's WasiCtx.
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(|e| anyhow::anyhow!("{e}"))?;
+        wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker).map_err(|e| anyhow::anyhow!("{e}"))?;
+        bindings::wasi::keyvalue::store::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let ticker = EpochTicker::start(engine.clone());
+        Ok(Runtime { shared: Arc::new(Shared { engine, linker, config, _ticker: ticker }) })
+    }
+
+    /// The runtime's settings.
+    pub fn config(&self) -> &RuntimeConfig {
+        &self.shared.config
+    }
+
+    /// Compile and pre-instantiate a provider component from a file, and ask it to describe
+    /// itself.
+    pub async fn load_file(&self, path: &Path) -> anyhow::Result<Provider> {
+        let bytes = std::fs::read(path).with_context(|| format!("reading provider component {}", path.display()))?;
+        self.load(&bytes).await.with_context(|| format!("loading provider component {}", path.display()))
+    }
+
+    /// Compile and pre-instantiate a provider component.
+    pub async fn load(&self, bytes: &[u8]) -> anyhow::Result<Provider> {
+        let component = Component::new(&self.shared.engine, bytes).map_err(|e| anyhow::anyhow!("compiling: {e}"))?;
+        Provider::new(self.shared.clone(), &component).await
+    }
+}
