@@ -1,1 +1,132 @@
+//! Test harness for freebusy's end-to-end tests: builds the real provider components and test
+//! fixtures (once per test binary, through `scripts/toolchain.sh`), starts the emulator and the
+//! host's HTTP API on 127.0.0.1, and gives typed access to both.
 
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::{Arc, OnceLock};
+
+use freebusy_emulator::{demo, Emulator, Options};
+use freebusy_host::config::LoadedConfig;
+use freebusy_host::runtime::{Runtime, RuntimeConfig};
+use freebusy_host::service::Service;
+
+/// The repository root.
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ has a parent").to_path_buf()
+}
+
+/// The directory of built components (`target/components`), building them on first use.
+pub fn components() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let root = repo_root();
+        let status = Command::new("bash")
+            .arg(root.join("scripts/toolchain.sh"))
+            .args(["build", "--test"])
+            .status()
+            .expect("run scripts/toolchain.sh");
+        assert!(status.success(), "building the components failed (scripts/toolchain.sh build --test)");
+        root.join("target/components")
+    })
+}
+
+/// A component file by name (`freebusy_graph.wasm`, `fixture_no_io.wasm`, ...).
+pub fn component(file: &str) -> PathBuf {
+    let path = components().join(file);
+    assert!(path.is_file(), "{} was not built", path.display());
+    path
+}
+
+/// TOML for one Graph tenant on the emulator with the given credentials.
+pub fn graph_tenant(name: &str, emulator: &str, client_id: &str, secret: &str) -> String {
+    format!(
+        r#"
+[tenants.{name}]
+provider = "graph"
+[tenants.{name}.settings]
+tenant_id = "{tenant}"
+client_id = "{client_id}"
+client_secret = "{secret}"
+authority = "{emulator}"
+graph_base_url = "{emulator}"
+"#,
+        tenant = demo::TENANT_ID
+    )
+}
+
+/// The `[providers.*]` section for the Graph component and every fixture.
+pub fn providers() -> String {
+    let mut out = String::new();
+    for (name, file) in [
+        ("graph", "freebusy_graph.wasm"),
+        ("forbidden_host", "fixture_forbidden_host.wasm"),
+        ("spin_forever", "fixture_spin_forever.wasm"),
+        ("no_io", "fixture_no_io.wasm"),
+    ] {
+        out.push_str(&format!("[providers.{name}]\ncomponent = \"{}\"\n", component(file).display()));
+    }
+    out
+}
+
+/// The emulator plus a host serving the API.
+pub struct Stack {
+    /// The Microsoft 365 stand-in.
+    pub emulator: Emulator,
+    /// The host's service.
+    pub service: Arc<Service>,
+    /// `http://127.0.0.1:<port>` of the host API.
+    pub api: String,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Stack {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+/// Start the emulator, then a host whose config `tenants(emulator_url)` returns.
+pub async fn start(runtime: RuntimeConfig, tenants: impl FnOnce(&str) -> String) -> Stack {
+    start_with(Options::default(), runtime, tenants).await
+}
+
+/// [`start`] with emulator options.
+pub async fn start_with(options: Options, runtime: RuntimeConfig, tenants: impl FnOnce(&str) -> String) -> Stack {
+    let emulator = Emulator::start(([127, 0, 0, 1], 0).into(), options).await.expect("start emulator");
+    let text = format!("default_tenant = \"contoso\"\n{}\n{}", providers(), tenants(&emulator.base_url));
+    let loaded = LoadedConfig::from_str(&text, PathBuf::new()).expect("valid test config");
+    let runtime = Runtime::new(runtime).expect("runtime");
+    let service = Arc::new(Service::from_config(&loaded, &runtime).await.expect("service"));
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await.expect("bind API");
+    let api = format!("http://{}", listener.local_addr().expect("addr"));
+    let server = tokio::spawn({
+        let service = service.clone();
+        async move {
+            let _ = freebusy_host::api::serve(listener, service).await;
+        }
+    });
+    Stack { emulator, service, api, server }
+}
+
+/// A stack with the demo tenant as `contoso` (the demo app's credentials).
+pub async fn demo_stack() -> Stack {
+    start(RuntimeConfig::default(), |url| graph_tenant("contoso", url, demo::CLIENT_ID, demo::CLIENT_SECRET)).await
+}
+
+/// GET a URL and return status, content type and body.
+pub async fn get(url: &str) -> (u16, String, String) {
+    get_with(url, &[]).await
+}
+
+/// GET with extra headers.
+pub async fn get_with(url: &str, headers: &[(&str, &str)]) -> (u16, String, String) {
+    let mut req = reqwest::Client::new().get(url);
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let resp = req.send().await.expect("request");
+    let status = resp.status().as_u16();
+    let ctype = resp.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+    (status, ctype, resp.text().await.expect("body"))
+}

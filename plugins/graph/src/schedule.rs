@@ -1,5 +1,6 @@
 //! getSchedule: request, response parsing, and error mapping.
 
+use freebusy_provider_sdk::cache;
 use freebusy_provider_sdk::http::{self, Request, Response};
 use freebusy_provider_sdk::types::*;
 use chrono::{DateTime, NaiveDateTime, Utc};
@@ -107,24 +108,9 @@ pub(crate) fn get_schedules(conn: &Connection, q: &Query) -> Result<Vec<Schedule
     });
     let body = serde_json::to_vec(&body).map_err(|e| ProviderError::Unavailable(e.to_string()))?;
 
-    // The URL's user is only an anchor for app-only calls; any mailbox of the tenant serves.
-    let anchor = conn.anchor.unwrap_or(&q.mailboxes[0]);
-    let url = format!("{}/v1.0/users/{}/calendar/getSchedule", conn.graph, http::encode_component(anchor));
-    let mut retried_token = false;
-    let resp = loop {
-        let token = conn.credentials.token()?;
-        let req = Request::new("POST", &url)
-            .header("authorization", format!("Bearer {token}"))
-            .header("prefer", "outlook.timezone=\"UTC\"")
-            .body("application/json", body.clone());
-        let resp = http::send(&req).map_err(|e| ProviderError::Unavailable(format!("Graph: {e}")))?;
-        // A cached token can be revoked or expire early: fetch a new one once, never loop.
-        if resp.status == 401 && !retried_token {
-            conn.credentials.forget();
-            retried_token = true;
-            continue;
-        }
-        break resp;
+    let resp = match send_with_anchor(conn, q, &body)? {
+        Anchored::Answer(resp) => resp,
+        Anchored::NoAnchor { missing } => return Ok(without_anchor(q, &missing)),
     };
     if resp.status != 200 {
         return Err(call_error(&resp));
@@ -132,6 +118,103 @@ pub(crate) fn get_schedules(conn: &Connection, q: &Query) -> Result<Vec<Schedule
     let parsed: ScheduleResponse = serde_json::from_slice(&resp.body)
         .map_err(|e| ProviderError::Unavailable(format!("Graph sent an unreadable getSchedule response: {e}")))?;
     Ok(q.mailboxes.iter().map(|m| schedule_for(m, &parsed.value, q.details)).collect())
+}
+
+/// Key under which a mailbox known to exist is remembered, to anchor later calls.
+const ANCHOR_KEY: &str = "graph-anchor";
+/// Mailboxes tried as the anchor before giving up on a batch.
+const MAX_ANCHOR_TRIES: usize = 5;
+
+/// What the anchored call produced.
+enum Anchored {
+    /// Graph answered (any status).
+    Answer(Response),
+    /// Every anchor tried was a 404: those addresses do not exist.
+    NoAnchor { missing: Vec<String> },
+}
+
+/// POST getSchedule on `/users/{anchor}/calendar/getSchedule`. The URL's user is only an
+/// anchor for app-only calls (peers.md B.7, graph-docs#13075): any existing mailbox of the
+/// tenant serves, but a nonexistent one fails the whole call with 404. So: the configured
+/// anchor, else the last anchor that worked, else the requested mailboxes in turn.
+fn send_with_anchor(conn: &Connection, q: &Query, body: &[u8]) -> Result<Anchored, ProviderError> {
+    if let Some(anchor) = conn.anchor {
+        let resp = send_authorized(conn, &schedule_url(conn, anchor), body)?;
+        if resp.status == 404 {
+            return Err(ProviderError::Misconfigured(format!("anchor_mailbox '{anchor}' does not exist in the tenant (Graph answered 404)")));
+        }
+        return Ok(Anchored::Answer(resp));
+    }
+    let mut anchors: Vec<String> = cache::get(&anchor_key(conn)).into_iter().collect();
+    for m in &q.mailboxes {
+        if !anchors.iter().any(|a| a.eq_ignore_ascii_case(m)) {
+            anchors.push(m.clone());
+        }
+    }
+    let mut missing = Vec::new();
+    for anchor in anchors.iter().take(MAX_ANCHOR_TRIES) {
+        let resp = send_authorized(conn, &schedule_url(conn, anchor), body)?;
+        if resp.status == 404 {
+            cache::remove(&anchor_key(conn));
+            missing.push(anchor.clone());
+            continue;
+        }
+        if resp.status == 200 {
+            cache::put(&anchor_key(conn), anchor, cache::now_ms() + ANCHOR_TTL_MS);
+        }
+        return Ok(Anchored::Answer(resp));
+    }
+    Ok(Anchored::NoAnchor { missing })
+}
+
+fn schedule_url(conn: &Connection, anchor: &str) -> String {
+    format!("{}/v1.0/users/{}/calendar/getSchedule", conn.graph, http::encode_component(anchor))
+}
+
+/// A remembered anchor is re-checked daily (a mailbox can be deleted).
+const ANCHOR_TTL_MS: i64 = 24 * 3600 * 1000;
+
+fn anchor_key(conn: &Connection) -> String {
+    format!("{ANCHOR_KEY}|{}|{}", conn.graph, conn.credentials.tenant)
+}
+
+/// One request with the bearer token; a 401 drops the cached token and retries once with a
+/// new one (a cached token can be revoked or expire early), never more.
+fn send_authorized(conn: &Connection, url: &str, body: &[u8]) -> Result<Response, ProviderError> {
+    let mut retried_token = false;
+    loop {
+        let token = conn.credentials.token()?;
+        let req = Request::new("POST", url)
+            .header("authorization", format!("Bearer {token}"))
+            .header("prefer", "outlook.timezone=\"UTC\"")
+            .body("application/json", body.to_vec());
+        let resp = http::send(&req).map_err(|e| ProviderError::Unavailable(format!("Graph: {e}")))?;
+        if resp.status == 401 && !retried_token {
+            conn.credentials.forget();
+            retried_token = true;
+            continue;
+        }
+        return Ok(resp);
+    }
+}
+
+/// Answers when no mailbox of the batch could anchor the call: the tried ones do not exist;
+/// the rest could not be asked about.
+fn without_anchor(q: &Query, missing: &[String]) -> Vec<Schedule> {
+    q.mailboxes
+        .iter()
+        .map(|m| Schedule {
+            mailbox: m.clone(),
+            outcome: Err(if missing.iter().any(|x| x.eq_ignore_ascii_case(m)) {
+                MailboxError::NotFound(format!("Graph has no user {m} (404)"))
+            } else {
+                MailboxError::Other(format!(
+                    "none of the first {} mailboxes of this batch exists, so Graph could not be asked; set anchor_mailbox to an existing mailbox",
+                    missing.len()
+                ))
+            }),
+        })
+        .collect()
 }
 
 fn schedule_for(mailbox: &str, infos: &[ScheduleInformation], details: bool) -> Schedule {
