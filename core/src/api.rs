@@ -99,7 +99,10 @@ impl RawFreeBusyRequest {
             }
         }
         if mailboxes.is_empty() && errors.is_empty() {
-            errors.push(InvalidParam::new("mailboxes", "at least one mailbox address is required, e.g. mailboxes=alice@contoso.com,room1@contoso.com"));
+            errors.push(InvalidParam::new(
+                "mailboxes",
+                "at least one mailbox address is required, e.g. mailboxes=alice@contoso.com,room1@contoso.com",
+            ));
         }
         if mailboxes.len() > MAX_MAILBOXES_PER_REQUEST {
             errors.push(InvalidParam::new(
@@ -240,7 +243,13 @@ impl Problem {
 
     /// Any other problem.
     pub fn new(status: u16, kind: &str, title: &str, detail: impl Into<String>) -> Self {
-        Problem { kind: format!("/problems/{kind}"), title: title.into(), status, detail: detail.into(), invalid_params: Vec::new() }
+        Problem {
+            kind: format!("/problems/{kind}"),
+            title: title.into(),
+            status,
+            detail: detail.into(),
+            invalid_params: Vec::new(),
+        }
     }
 }
 
@@ -326,7 +335,12 @@ pub struct Event {
 
 impl MailboxResult {
     /// The answer for a mailbox that was read: merge, clip, and render what the request asked.
-    pub fn from_blocks(mailbox: &str, blocks: &[Block], working_hours: Option<WorkingHours>, req: &FreeBusyRequest) -> Self {
+    pub fn from_blocks(
+        mailbox: &str,
+        blocks: &[Block],
+        working_hours: Option<WorkingHours>,
+        req: &FreeBusyRequest,
+    ) -> Self {
         let busy = merge(blocks, req.window)
             .into_iter()
             .map(|s| BusyInterval { start: format_instant(s.start), end: format_instant(s.end), status: s.status })
@@ -427,7 +441,13 @@ mod tests {
 
     #[test]
     fn private_items_never_show_subjects() {
-        let req = raw(&[("mailboxes", "a@x.com"), ("start", "1970-01-01T00:00:00Z"), ("end", "1970-01-01T01:00:00Z"), ("details", "true")]).unwrap();
+        let req = raw(&[
+            ("mailboxes", "a@x.com"),
+            ("start", "1970-01-01T00:00:00Z"),
+            ("end", "1970-01-01T01:00:00Z"),
+            ("details", "true"),
+        ])
+        .unwrap();
         let mut b = Block::new(0, 60_000, Availability::Busy);
         b.subject = Some("Salary talk".into());
         b.is_private = true;

@@ -25,7 +25,8 @@ fn fbtype(status: Availability) -> &'static str {
 /// be read is one `BUSY` period over the whole window with a `COMMENT` saying why, so that a
 /// calendar client never shows it as free.
 pub fn render(resp: &FreeBusyResponse, now: &str) -> String {
-    let mut out = String::from("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//freebusy//freebusy//EN\r\nMETHOD:PUBLISH\r\n");
+    let mut out =
+        String::from("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//freebusy//freebusy//EN\r\nMETHOD:PUBLISH\r\n");
     for mailbox in &resp.mailboxes {
         render_one(&mut out, resp, mailbox, now);
     }
@@ -42,7 +43,12 @@ fn render_one(out: &mut String, resp: &FreeBusyResponse, m: &MailboxResult, now:
     match (&m.busy, &m.error) {
         (Some(busy), _) => {
             for b in busy.iter().filter(|b| fbtype(b.status) != "FREE") {
-                out.push_str(&format!("FREEBUSY;FBTYPE={}:{}/{}\r\n", fbtype(b.status), ical_time(&b.start), ical_time(&b.end)));
+                out.push_str(&format!(
+                    "FREEBUSY;FBTYPE={}:{}/{}\r\n",
+                    fbtype(b.status),
+                    ical_time(&b.start),
+                    ical_time(&b.end)
+                ));
             }
         }
         (None, Some(err)) => {
@@ -72,7 +78,11 @@ mod tests {
             interval: None,
             mailboxes: vec![
                 MailboxResult {
-                    busy: Some(vec![BusyInterval { start: "2026-03-23T08:00:00Z".into(), end: "2026-03-23T08:15:00Z".into(), status: Availability::Tentative }]),
+                    busy: Some(vec![BusyInterval {
+                        start: "2026-03-23T08:00:00Z".into(),
+                        end: "2026-03-23T08:15:00Z".into(),
+                        status: Availability::Tentative,
+                    }]),
                     ..MailboxResult::from_error("a@x.com", MailboxError::new("x", "y"))
                 }
                 .with_no_error(),

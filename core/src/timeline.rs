@@ -25,9 +25,7 @@ pub fn clip(blocks: &[Block], window: Window) -> Vec<Block> {
             (start < end).then(|| Block { start, end, ..b.clone() })
         })
         .collect();
-    clipped.sort_by(|a, b| {
-        (a.start, a.end, a.status.precedence()).cmp(&(b.start, b.end, b.status.precedence()))
-    });
+    clipped.sort_by(|a, b| (a.start, a.end, a.status.precedence()).cmp(&(b.start, b.end, b.status.precedence())));
     clipped
 }
 
@@ -59,10 +57,7 @@ pub fn merge(blocks: &[Block], window: Window) -> Vec<Segment> {
 
 /// The status at one instant, from merged segments (free where no segment covers it).
 pub fn status_at(segments: &[Segment], instant: i64) -> Availability {
-    segments
-        .iter()
-        .find(|s| s.start <= instant && instant < s.end)
-        .map_or(Availability::Free, |s| s.status)
+    segments.iter().find(|s| s.start <= instant && instant < s.end).map_or(Availability::Free, |s| s.status)
 }
 
 #[cfg(test)]
@@ -78,10 +73,7 @@ mod tests {
         let blocks = [Block::new(10, 30, Tentative), Block::new(20, 40, Busy)];
         assert_eq!(
             merge(&blocks, W),
-            vec![
-                Segment { start: 10, end: 20, status: Tentative },
-                Segment { start: 20, end: 40, status: Busy }
-            ]
+            vec![Segment { start: 10, end: 20, status: Tentative }, Segment { start: 20, end: 40, status: Busy }]
         );
     }
 
@@ -109,10 +101,7 @@ mod tests {
         let blocks = [Block::new(-50, 10, Busy), Block::new(90, 200, Tentative), Block::new(150, 160, Busy)];
         assert_eq!(
             merge(&blocks, W),
-            vec![
-                Segment { start: 0, end: 10, status: Busy },
-                Segment { start: 90, end: 100, status: Tentative }
-            ]
+            vec![Segment { start: 0, end: 10, status: Busy }, Segment { start: 90, end: 100, status: Tentative }]
         );
     }
 

@@ -125,9 +125,7 @@ pub fn windows_to_iana(windows: &str) -> Option<&'static str> {
         .iter()
         .find(|(w, _)| w.eq_ignore_ascii_case(name))
         .map(|(_, iana)| *iana)
-        .or_else(|| {
-            PRIMARY.iter().chain(SECONDARY).find(|(_, iana)| *iana == name).map(|(_, iana)| *iana)
-        })
+        .or_else(|| PRIMARY.iter().chain(SECONDARY).find(|(_, iana)| *iana == name).map(|(_, iana)| *iana))
 }
 
 /// The Windows name for an IANA zone, if known.

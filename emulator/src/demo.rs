@@ -40,7 +40,16 @@ impl Cal {
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn add(mut self, subject: &str, day: NaiveDate, at: NaiveTime, minutes: i64, show_as: ShowAs, organizer: &str, recurrence: Option<Weekly>) -> Self {
+    fn add(
+        mut self,
+        subject: &str,
+        day: NaiveDate,
+        at: NaiveTime,
+        minutes: i64,
+        show_as: ShowAs,
+        organizer: &str,
+        recurrence: Option<Weekly>,
+    ) -> Self {
         self.0.push(EventSpec {
             subject: subject.into(),
             location: if subject.contains("call") { "Microsoft Teams Meeting".into() } else { "Office".into() },
@@ -108,7 +117,15 @@ fn person(p: Person, share_details: bool, cal: Cal) -> Mailbox {
     }
 }
 
-fn room(local: &str, name: &str, tz: Tz, windows_zone: &'static str, capacity: u32, building: &str, cal: Cal) -> Mailbox {
+fn room(
+    local: &str,
+    name: &str,
+    tz: Tz,
+    windows_zone: &'static str,
+    capacity: u32,
+    building: &str,
+    cal: Cal,
+) -> Mailbox {
     Mailbox {
         address: format!("{local}@{DOMAIN}"),
         display_name: name.into(),
@@ -135,76 +152,208 @@ pub fn tenant() -> Tenant {
     let tue_thu = vec![Weekday::Tue, Weekday::Thu];
 
     let adele = person(
-        Person { local: "adele.vance", name: "Adele Vance", tz: chrono_tz::Europe::Berlin, windows_zone: "W. Europe Standard Time", hours: (hm(8, 0), hm(17, 0)) },
+        Person {
+            local: "adele.vance",
+            name: "Adele Vance",
+            tz: chrono_tz::Europe::Berlin,
+            windows_zone: "W. Europe Standard Time",
+            hours: (hm(8, 0), hm(17, 0)),
+        },
         true,
         Cal::new()
-            .add("Daily stand-up", since, hm(9, 0), 15, Busy, "Adele Vance", weekly(weekdays(), None, vec![date(2026, 3, 26)]))
+            .add(
+                "Daily stand-up",
+                since,
+                hm(9, 0),
+                15,
+                Busy,
+                "Adele Vance",
+                weekly(weekdays(), None, vec![date(2026, 3, 26)]),
+            )
             .all_day("Team offsite", date(2026, 3, 25), 1, Busy, "Adele Vance")
             .add("Design review", date(2026, 3, 27), hm(13, 0), 60, Tentative, "Megan Bowen", None)
             .add("Dentist", date(2026, 3, 30), hm(15, 0), 60, Busy, "Adele Vance", None)
             .private(),
     );
     let megan = person(
-        Person { local: "megan.bowen", name: "Megan Bowen", tz: chrono_tz::America::New_York, windows_zone: "Eastern Standard Time", hours: (hm(9, 0), hm(17, 0)) },
+        Person {
+            local: "megan.bowen",
+            name: "Megan Bowen",
+            tz: chrono_tz::America::New_York,
+            windows_zone: "Eastern Standard Time",
+            hours: (hm(9, 0), hm(17, 0)),
+        },
         true,
         Cal::new()
-            .add("Sales sync", date(2025, 9, 1), hm(10, 0), 60, Busy, "Megan Bowen", weekly(vec![Weekday::Mon, Weekday::Thu], None, vec![]))
+            .add(
+                "Sales sync",
+                date(2025, 9, 1),
+                hm(10, 0),
+                60,
+                Busy,
+                "Megan Bowen",
+                weekly(vec![Weekday::Mon, Weekday::Thu], None, vec![]),
+            )
             .all_day("Vacation", date(2026, 3, 24), 2, Oof, "Megan Bowen")
             .add("Customer call", date(2026, 3, 26), hm(10, 30), 60, Tentative, "Alex Wilber", None)
             .all_day("Working from the Boston office", date(2026, 3, 27), 1, WorkingElsewhere, "Megan Bowen"),
     );
     let pradeep = person(
-        Person { local: "pradeep.gupta", name: "Pradeep Gupta", tz: chrono_tz::Asia::Kolkata, windows_zone: "India Standard Time", hours: (hm(9, 30), hm(18, 30)) },
+        Person {
+            local: "pradeep.gupta",
+            name: "Pradeep Gupta",
+            tz: chrono_tz::Asia::Kolkata,
+            windows_zone: "India Standard Time",
+            hours: (hm(9, 30), hm(18, 30)),
+        },
         false,
         Cal::new()
-            .add("Build review", date(2026, 1, 5), hm(17, 30), 30, Busy, "Pradeep Gupta", weekly(weekdays(), Some(date(2026, 3, 27)), vec![]))
+            .add(
+                "Build review",
+                date(2026, 1, 5),
+                hm(17, 30),
+                30,
+                Busy,
+                "Pradeep Gupta",
+                weekly(weekdays(), Some(date(2026, 3, 27)), vec![]),
+            )
             .add("Quarterly planning", date(2026, 3, 24), hm(14, 0), 180, Busy, "Lidia Holloway", None),
     );
     let alex = person(
-        Person { local: "alex.wilber", name: "Alex Wilber", tz: chrono_tz::America::Los_Angeles, windows_zone: "Pacific Standard Time", hours: (hm(8, 0), hm(17, 0)) },
+        Person {
+            local: "alex.wilber",
+            name: "Alex Wilber",
+            tz: chrono_tz::America::Los_Angeles,
+            windows_zone: "Pacific Standard Time",
+            hours: (hm(8, 0), hm(17, 0)),
+        },
         true,
         Cal::new()
             .add("Pipeline review", since, hm(8, 30), 60, Busy, "Alex Wilber", weekly(tue_thu.clone(), None, vec![]))
-            .add("Lunch & learn", since, hm(12, 0), 60, Tentative, "Patti Fernandez", weekly(vec![Weekday::Wed], None, vec![])),
+            .add(
+                "Lunch & learn",
+                since,
+                hm(12, 0),
+                60,
+                Tentative,
+                "Patti Fernandez",
+                weekly(vec![Weekday::Wed], None, vec![]),
+            ),
     );
     let diego = person(
-        Person { local: "diego.siciliani", name: "Diego Siciliani", tz: chrono_tz::Europe::London, windows_zone: "GMT Standard Time", hours: (hm(9, 0), hm(17, 30)) },
+        Person {
+            local: "diego.siciliani",
+            name: "Diego Siciliani",
+            tz: chrono_tz::Europe::London,
+            windows_zone: "GMT Standard Time",
+            hours: (hm(9, 0), hm(17, 30)),
+        },
         true,
         Cal::new()
-            .add("Finance close", since, hm(14, 0), 120, Busy, "Diego Siciliani", weekly(vec![Weekday::Fri], None, vec![]))
-            .add("Focus time", since, hm(9, 0), 120, Busy, "Diego Siciliani", weekly(vec![Weekday::Mon, Weekday::Wed], None, vec![])),
+            .add(
+                "Finance close",
+                since,
+                hm(14, 0),
+                120,
+                Busy,
+                "Diego Siciliani",
+                weekly(vec![Weekday::Fri], None, vec![]),
+            )
+            .add(
+                "Focus time",
+                since,
+                hm(9, 0),
+                120,
+                Busy,
+                "Diego Siciliani",
+                weekly(vec![Weekday::Mon, Weekday::Wed], None, vec![]),
+            ),
     );
     let johanna = person(
-        Person { local: "johanna.lorenz", name: "Johanna Lorenz", tz: chrono_tz::Europe::Berlin, windows_zone: "W. Europe Standard Time", hours: (hm(7, 30), hm(16, 0)) },
+        Person {
+            local: "johanna.lorenz",
+            name: "Johanna Lorenz",
+            tz: chrono_tz::Europe::Berlin,
+            windows_zone: "W. Europe Standard Time",
+            hours: (hm(7, 30), hm(16, 0)),
+        },
         true,
         Cal::new()
             .add("Engineering sync", since, hm(11, 0), 45, Busy, "Johanna Lorenz", weekly(weekdays(), None, vec![]))
-            .add("Home office", since, hm(8, 0), 480, WorkingElsewhere, "Johanna Lorenz", weekly(vec![Weekday::Fri], None, vec![])),
+            .add(
+                "Home office",
+                since,
+                hm(8, 0),
+                480,
+                WorkingElsewhere,
+                "Johanna Lorenz",
+                weekly(vec![Weekday::Fri], None, vec![]),
+            ),
     );
     let lee = person(
-        Person { local: "lee.gu", name: "Lee Gu", tz: chrono_tz::Asia::Tokyo, windows_zone: "Tokyo Standard Time", hours: (hm(9, 0), hm(18, 0)) },
+        Person {
+            local: "lee.gu",
+            name: "Lee Gu",
+            tz: chrono_tz::Asia::Tokyo,
+            windows_zone: "Tokyo Standard Time",
+            hours: (hm(9, 0), hm(18, 0)),
+        },
         true,
         Cal::new().add("Partner call", since, hm(16, 0), 60, Busy, "Lee Gu", weekly(tue_thu.clone(), None, vec![])),
     );
     let lidia = person(
-        Person { local: "lidia.holloway", name: "Lidia Holloway", tz: chrono_tz::America::Chicago, windows_zone: "Central Standard Time", hours: (hm(8, 0), hm(16, 30)) },
+        Person {
+            local: "lidia.holloway",
+            name: "Lidia Holloway",
+            tz: chrono_tz::America::Chicago,
+            windows_zone: "Central Standard Time",
+            hours: (hm(8, 0), hm(16, 30)),
+        },
         true,
         Cal::new()
             .add("Leadership team", since, hm(10, 0), 90, Busy, "Lidia Holloway", weekly(mon.clone(), None, vec![]))
-            .add("1:1 with manager", since, hm(15, 0), 30, Busy, "Lidia Holloway", weekly(vec![Weekday::Thu], None, vec![]))
+            .add(
+                "1:1 with manager",
+                since,
+                hm(15, 0),
+                30,
+                Busy,
+                "Lidia Holloway",
+                weekly(vec![Weekday::Thu], None, vec![]),
+            )
             .private(),
     );
     let nestor = person(
-        Person { local: "nestor.wilke", name: "Nestor Wilke", tz: chrono_tz::Australia::Sydney, windows_zone: "AUS Eastern Standard Time", hours: (hm(8, 30), hm(17, 0)) },
+        Person {
+            local: "nestor.wilke",
+            name: "Nestor Wilke",
+            tz: chrono_tz::Australia::Sydney,
+            windows_zone: "AUS Eastern Standard Time",
+            hours: (hm(8, 30), hm(17, 0)),
+        },
         true,
         Cal::new().add("Ops review", since, hm(9, 0), 60, Busy, "Nestor Wilke", weekly(weekdays(), None, vec![])),
     );
     let patti = person(
-        Person { local: "patti.fernandez", name: "Patti Fernandez", tz: chrono_tz::America::Sao_Paulo, windows_zone: "E. South America Standard Time", hours: (hm(9, 0), hm(18, 0)) },
+        Person {
+            local: "patti.fernandez",
+            name: "Patti Fernandez",
+            tz: chrono_tz::America::Sao_Paulo,
+            windows_zone: "E. South America Standard Time",
+            hours: (hm(9, 0), hm(18, 0)),
+        },
         true,
         Cal::new()
             .add("Marketing stand-up", since, hm(9, 30), 15, Busy, "Patti Fernandez", weekly(weekdays(), None, vec![]))
-            .add("Agency call", since, hm(15, 0), 60, Tentative, "Patti Fernandez", weekly(vec![Weekday::Wed], None, vec![])),
+            .add(
+                "Agency call",
+                since,
+                hm(15, 0),
+                60,
+                Tentative,
+                "Patti Fernandez",
+                weekly(vec![Weekday::Wed], None, vec![]),
+            ),
     );
     let adams = room(
         "room.adams",

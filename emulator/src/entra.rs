@@ -73,7 +73,12 @@ fn client_credentials(form: &HashMap<String, String>, headers: &HeaderMap) -> (O
 }
 
 /// `POST /{tenant}/oauth2/v2.0/token`.
-pub async fn token(State(emu): State<Arc<Emu>>, Path(tenant_name): Path<String>, headers: HeaderMap, Form(form): Form<HashMap<String, String>>) -> Response {
+pub async fn token(
+    State(emu): State<Arc<Emu>>,
+    Path(tenant_name): Path<String>,
+    headers: HeaderMap,
+    Form(form): Form<HashMap<String, String>>,
+) -> Response {
     crate::count_token_request(&emu);
     let Some(tenant) = emu.tenant(&tenant_name) else {
         return error(
@@ -86,13 +91,30 @@ pub async fn token(State(emu): State<Arc<Emu>>, Path(tenant_name): Path<String>,
     match form.get("grant_type").map(String::as_str) {
         Some("client_credentials") => {}
         Some(other) => {
-            return error(StatusCode::BAD_REQUEST, "unsupported_grant_type", 70003, &format!("The app requested an unsupported grant type '{other}'."))
+            return error(
+                StatusCode::BAD_REQUEST,
+                "unsupported_grant_type",
+                70003,
+                &format!("The app requested an unsupported grant type '{other}'."),
+            )
         }
-        None => return error(StatusCode::BAD_REQUEST, "invalid_request", 900144, "The request body must contain the following parameter: 'grant_type'."),
+        None => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                900144,
+                "The request body must contain the following parameter: 'grant_type'.",
+            )
+        }
     }
     let (client_id, secret) = client_credentials(&form, &headers);
     let Some(client_id) = client_id else {
-        return error(StatusCode::BAD_REQUEST, "invalid_request", 900144, "The request body must contain the following parameter: 'client_id'.");
+        return error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            900144,
+            "The request body must contain the following parameter: 'client_id'.",
+        );
     };
     let Some(app) = tenant.apps.iter().find(|a| a.client_id.eq_ignore_ascii_case(&client_id)) else {
         return error(
@@ -103,7 +125,12 @@ pub async fn token(State(emu): State<Arc<Emu>>, Path(tenant_name): Path<String>,
         );
     };
     let Some(secret) = secret.filter(|s| !s.is_empty()) else {
-        return error(StatusCode::UNAUTHORIZED, "invalid_client", 7000218, "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.");
+        return error(
+            StatusCode::UNAUTHORIZED,
+            "invalid_client",
+            7000218,
+            "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.",
+        );
     };
     if secret != app.secret {
         return error(
@@ -136,7 +163,13 @@ pub async fn token(State(emu): State<Arc<Emu>>, Path(tenant_name): Path<String>,
     let access_token = jwt(resource, tenant, app, now, expires);
     emu.tokens.lock().expect("token table").insert(
         access_token.clone(),
-        IssuedToken { tenant_id: tenant.id.clone(), client_id: app.client_id.clone(), audience: resource.to_string(), roles: app.roles.clone(), expires },
+        IssuedToken {
+            tenant_id: tenant.id.clone(),
+            client_id: app.client_id.clone(),
+            audience: resource.to_string(),
+            roles: app.roles.clone(),
+            expires,
+        },
     );
     Json(json!({
         "token_type": "Bearer",
@@ -149,7 +182,13 @@ pub async fn token(State(emu): State<Arc<Emu>>, Path(tenant_name): Path<String>,
 
 /// A JWT-shaped token with the claims a real app-only token carries. Its signature is random:
 /// the emulator recognises its own tokens by lookup, and clients must not verify access tokens.
-fn jwt(audience: &str, tenant: &crate::tenant::Tenant, app: &crate::tenant::App, now: DateTime<Utc>, expires: DateTime<Utc>) -> String {
+fn jwt(
+    audience: &str,
+    tenant: &crate::tenant::Tenant,
+    app: &crate::tenant::App,
+    now: DateTime<Utc>,
+    expires: DateTime<Utc>,
+) -> String {
     let enc = |v: serde_json::Value| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string());
     let header = enc(json!({"typ": "JWT", "alg": "RS256", "kid": "freebusy-emulator"}));
     let claims = enc(json!({

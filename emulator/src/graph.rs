@@ -33,7 +33,9 @@ pub(crate) fn graph_error(status: StatusCode, code: &str, message: &str) -> Resp
 /// Check the bearer token: present, issued by this emulator, unexpired, for Graph.
 pub(crate) fn authenticate(emu: &Emu, headers: &HeaderMap) -> Result<IssuedToken, Response> {
     let unauthorized = |m: &str| graph_error(StatusCode::UNAUTHORIZED, "InvalidAuthenticationToken", m);
-    let Some(bearer) = headers.get("authorization").and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer ")) else {
+    let Some(bearer) =
+        headers.get("authorization").and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "))
+    else {
         return Err(unauthorized("Access token is empty."));
     };
     if bearer.split('.').count() != 3 {
@@ -43,15 +45,27 @@ pub(crate) fn authenticate(emu: &Emu, headers: &HeaderMap) -> Result<IssuedToken
     match issued {
         None => Err(unauthorized("Access token validation failure.")),
         Some(t) if t.expires <= Utc::now() => Err(unauthorized("Access token has expired or is not yet valid.")),
-        Some(t) if t.audience != GRAPH_AUDIENCE => Err(unauthorized("Access token validation failure. Invalid audience.")),
+        Some(t) if t.audience != GRAPH_AUDIENCE => {
+            Err(unauthorized("Access token validation failure. Invalid audience."))
+        }
         Some(t) => Ok(t),
     }
 }
 
 fn injected(fault: Fault) -> Response {
     let (status, code, message, retry_after) = match fault {
-        Fault::Throttle { retry_after } => (StatusCode::TOO_MANY_REQUESTS, "TooManyRequests", "The server is busy. Please try again later.", retry_after),
-        Fault::Unavailable { retry_after } => (StatusCode::SERVICE_UNAVAILABLE, "ServiceUnavailable", "The service is temporarily unavailable.", retry_after),
+        Fault::Throttle { retry_after } => (
+            StatusCode::TOO_MANY_REQUESTS,
+            "TooManyRequests",
+            "The server is busy. Please try again later.",
+            retry_after,
+        ),
+        Fault::Unavailable { retry_after } => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "ServiceUnavailable",
+            "The service is temporarily unavailable.",
+            retry_after,
+        ),
     };
     let mut resp = graph_error(status, code, message);
     if let Some(seconds) = retry_after.and_then(|s| s.parse().ok()) {
@@ -174,7 +188,15 @@ fn working_hours(m: &Mailbox) -> Value {
     })
 }
 
-fn schedule_information(tenant: &Tenant, address: &str, start: DateTime<Utc>, end: DateTime<Utc>, interval: i64, tz: Tz, tz_name: &str) -> Value {
+fn schedule_information(
+    tenant: &Tenant,
+    address: &str,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+    interval: i64,
+    tz: Tz,
+    tz_name: &str,
+) -> Value {
     let Some(m) = tenant.mailbox(address) else {
         // An unresolved address does not fail the call (reference §1 "Per-schedule errors").
         return json!({
@@ -193,7 +215,12 @@ fn schedule_information(tenant: &Tenant, address: &str, start: DateTime<Utc>, en
 }
 
 /// `POST /v1.0/users/{id}/calendar/getSchedule`.
-pub async fn get_schedule(State(emu): State<Arc<Emu>>, Path(user): Path<String>, headers: HeaderMap, body: String) -> Response {
+pub async fn get_schedule(
+    State(emu): State<Arc<Emu>>,
+    Path(user): Path<String>,
+    headers: HeaderMap,
+    body: String,
+) -> Response {
     crate::count_get_schedule(&emu);
     let token = match authenticate(&emu, &headers) {
         Ok(t) => t,
@@ -203,13 +230,21 @@ pub async fn get_schedule(State(emu): State<Arc<Emu>>, Path(user): Path<String>,
         return injected(fault);
     }
     if !token.roles.iter().any(|r| CALENDAR_ROLES.contains(&r.as_str())) {
-        return graph_error(StatusCode::FORBIDDEN, "ErrorAccessDenied", "Access is denied. Check credentials and try again.");
+        return graph_error(
+            StatusCode::FORBIDDEN,
+            "ErrorAccessDenied",
+            "Access is denied. Check credentials and try again.",
+        );
     }
     let Some(tenant) = emu.tenant(&token.tenant_id) else {
         return graph_error(StatusCode::UNAUTHORIZED, "InvalidAuthenticationToken", "Access token validation failure.");
     };
     if tenant.mailbox(&user).is_none() {
-        return graph_error(StatusCode::NOT_FOUND, "ErrorItemNotFound", "The specified object was not found in the store.");
+        return graph_error(
+            StatusCode::NOT_FOUND,
+            "ErrorItemNotFound",
+            "The specified object was not found in the store.",
+        );
     }
     let (tz, tz_name) = match preferred_zone(&headers) {
         Ok(z) => z,
@@ -232,11 +267,19 @@ pub async fn get_schedule(State(emu): State<Arc<Emu>>, Path(user): Path<String>,
             &format!("There are too many target users in the EmailAddress array. The allowed size = {MAX_SCHEDULES}; the actual size = {}.", schedules.len()),
         );
     }
-    let (Some(start), Some(end)) = (date_time_time_zone(field(&req, "startTime")), date_time_time_zone(field(&req, "endTime"))) else {
-        return bad("ErrorInvalidTimeInterval", "The time duration specified for FreeBusyViewOptions.TimeWindow is invalid.");
+    let (Some(start), Some(end)) =
+        (date_time_time_zone(field(&req, "startTime")), date_time_time_zone(field(&req, "endTime")))
+    else {
+        return bad(
+            "ErrorInvalidTimeInterval",
+            "The time duration specified for FreeBusyViewOptions.TimeWindow is invalid.",
+        );
     };
     if end <= start {
-        return bad("ErrorInvalidTimeInterval", "The time duration specified for FreeBusyViewOptions.TimeWindow is invalid.");
+        return bad(
+            "ErrorInvalidTimeInterval",
+            "The time duration specified for FreeBusyViewOptions.TimeWindow is invalid.",
+        );
     }
     let minutes = (end - start).num_minutes();
     let days = (minutes + 24 * 60 - 1) / (24 * 60);
@@ -250,7 +293,13 @@ pub async fn get_schedule(State(emu): State<Arc<Emu>>, Path(user): Path<String>,
     // as a number or a numeric string; an explicit null is a 500 (reference §1, #4494).
     let interval = match field(&req, "availabilityViewInterval") {
         None => Some(30),
-        Some(Value::Null) => return graph_error(StatusCode::INTERNAL_SERVER_ERROR, "ErrorInternalServerError", "An internal server error occurred. The operation failed."),
+        Some(Value::Null) => {
+            return graph_error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "ErrorInternalServerError",
+                "An internal server error occurred. The operation failed.",
+            )
+        }
         Some(Value::Number(n)) => n.as_i64(),
         Some(Value::String(s)) => s.trim().parse().ok(),
         Some(_) => None,
@@ -262,7 +311,8 @@ pub async fn get_schedule(State(emu): State<Arc<Emu>>, Path(user): Path<String>,
             "The specified merged free/busy interval is not valid. Specify an interval that is less than the free/busy time window and between 5 and 1440 minutes.",
         );
     };
-    let value: Vec<Value> = schedules.iter().map(|s| schedule_information(tenant, s, start, end, interval, tz, &tz_name)).collect();
+    let value: Vec<Value> =
+        schedules.iter().map(|s| schedule_information(tenant, s, start, end, interval, tz, &tz_name)).collect();
     Json(json!({
         "@odata.context": "https://graph.microsoft.com/v1.0/$metadata#Collection(microsoft.graph.scheduleInformation)",
         "value": value,

@@ -149,7 +149,10 @@ async fn stats(axum::extract::State(state): axum::extract::State<Arc<State>>) ->
     Json(state.stats())
 }
 
-async fn inject(axum::extract::State(state): axum::extract::State<Arc<State>>, Json(fault): Json<Fault>) -> axum::http::StatusCode {
+async fn inject(
+    axum::extract::State(state): axum::extract::State<Arc<State>>,
+    Json(fault): Json<Fault>,
+) -> axum::http::StatusCode {
     state.faults.lock().expect("fault queue").push_back(fault);
     axum::http::StatusCode::NO_CONTENT
 }

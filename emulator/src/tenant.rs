@@ -130,7 +130,8 @@ impl Mailbox {
         let Some(rule) = &ev.recurrence else { return vec![ev.start] };
         // Local dates that can hold an occurrence overlapping the window, with a day of slack on
         // each side for the zone offset and the item's own length.
-        let first = (start.with_timezone(&self.time_zone).date_naive() - ev.duration - Duration::days(1)).max(ev.start.date());
+        let first =
+            (start.with_timezone(&self.time_zone).date_naive() - ev.duration - Duration::days(1)).max(ev.start.date());
         let mut last = end.with_timezone(&self.time_zone).date_naive() + Duration::days(1);
         if let Some(until) = rule.until {
             last = last.min(until);
@@ -188,7 +189,9 @@ impl Tenant {
 
     /// A mailbox by SMTP address or object id.
     pub fn mailbox(&self, key: &str) -> Option<&Mailbox> {
-        self.mailboxes.iter().find(|m| m.address.eq_ignore_ascii_case(key) || object_id(&m.address).eq_ignore_ascii_case(key))
+        self.mailboxes
+            .iter()
+            .find(|m| m.address.eq_ignore_ascii_case(key) || object_id(&m.address).eq_ignore_ascii_case(key))
     }
 }
 

@@ -46,27 +46,45 @@ fn from_body(headers: &HeaderMap, body: &str) -> Result<FreeBusyRequest, Problem
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("application/json"));
     if !json {
-        return Err(Problem::new(415, "unsupported-media-type", "Unsupported media type", "POST a JSON body with Content-Type: application/json"));
+        return Err(Problem::new(
+            415,
+            "unsupported-media-type",
+            "Unsupported media type",
+            "POST a JSON body with Content-Type: application/json",
+        ));
     }
-    let raw: RawFreeBusyRequest = serde_json::from_str(body)
-        .map_err(|e| Problem::new(400, "invalid-request", "The request is invalid", format!("the body is not a valid free/busy request: {e}")))?;
+    let raw: RawFreeBusyRequest = serde_json::from_str(body).map_err(|e| {
+        Problem::new(
+            400,
+            "invalid-request",
+            "The request is invalid",
+            format!("the body is not a valid free/busy request: {e}"),
+        )
+    })?;
     raw.validate()
 }
 
-async fn answer(service: &Service, tenant: Option<&str>, headers: &HeaderMap, req: Result<FreeBusyRequest, Problem>) -> Response {
+async fn answer(
+    service: &Service,
+    tenant: Option<&str>,
+    headers: &HeaderMap,
+    req: Result<FreeBusyRequest, Problem>,
+) -> Response {
     let req = match req {
         Ok(r) => r,
         Err(p) => return problem(p),
     };
     let resp = match service.freebusy(tenant, &req).await {
         Ok(r) => r,
-        Err(e @ ServiceError::UnknownTenant(_)) => return problem(Problem::new(404, "unknown-tenant", "Unknown tenant", e.to_string())),
-        Err(e @ ServiceError::NoDefaultTenant) => return problem(Problem::new(400, "no-default-tenant", "No default tenant", e.to_string())),
+        Err(e @ ServiceError::UnknownTenant(_)) => {
+            return problem(Problem::new(404, "unknown-tenant", "Unknown tenant", e.to_string()))
+        }
+        Err(e @ ServiceError::NoDefaultTenant) => {
+            return problem(Problem::new(400, "no-default-tenant", "No default tenant", e.to_string()))
+        }
     };
-    let wants_ical = headers
-        .get(header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.contains("text/calendar"));
+    let wants_ical =
+        headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|v| v.contains("text/calendar"));
     if wants_ical {
         let now = freebusy_core::api::format_instant(chrono::Utc::now().timestamp_millis());
         let body = freebusy_core::ical::render(&resp, &now);
@@ -84,10 +102,20 @@ async fn freebusy_post(State(service): State<Arc<Service>>, headers: HeaderMap, 
     answer(&service, None, &headers, from_body(&headers, &body)).await
 }
 
-async fn tenant_freebusy_get(State(service): State<Arc<Service>>, Path(tenant): Path<String>, headers: HeaderMap, RawQuery(query): RawQuery) -> Response {
+async fn tenant_freebusy_get(
+    State(service): State<Arc<Service>>,
+    Path(tenant): Path<String>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Response {
     answer(&service, Some(&tenant), &headers, from_query(query)).await
 }
 
-async fn tenant_freebusy_post(State(service): State<Arc<Service>>, Path(tenant): Path<String>, headers: HeaderMap, body: String) -> Response {
+async fn tenant_freebusy_post(
+    State(service): State<Arc<Service>>,
+    Path(tenant): Path<String>,
+    headers: HeaderMap,
+    body: String,
+) -> Response {
     answer(&service, Some(&tenant), &headers, from_body(&headers, &body)).await
 }

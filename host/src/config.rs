@@ -135,7 +135,9 @@ impl SettingValue {
     pub fn resolve(&self, base: &Path) -> anyhow::Result<String> {
         match self {
             SettingValue::Literal(v) => Ok(v.clone()),
-            SettingValue::Env { env } => std::env::var(env).with_context(|| format!("environment variable {env} is not set")),
+            SettingValue::Env { env } => {
+                std::env::var(env).with_context(|| format!("environment variable {env} is not set"))
+            }
             SettingValue::File { file } => {
                 let path = base.join(file);
                 let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
@@ -175,7 +177,11 @@ impl LoadedConfig {
         }
         for (name, tenant) in &config.tenants {
             if !config.providers.contains_key(&tenant.provider) {
-                bail!("tenant '{name}' uses provider '{}', which has no [providers.{}] entry", tenant.provider, tenant.provider);
+                bail!(
+                    "tenant '{name}' uses provider '{}', which has no [providers.{}] entry",
+                    tenant.provider,
+                    tenant.provider
+                );
             }
             if tenant.max_concurrent_calls == 0 {
                 bail!("tenant '{name}': max_concurrent_calls must be at least 1");
@@ -225,13 +231,19 @@ mod tests {
 
     #[test]
     fn a_tenant_naming_an_unknown_provider_is_rejected() {
-        let err = LoadedConfig::from_str("[tenants.t]\nprovider = \"ews\"\n", PathBuf::new()).err().unwrap().to_string();
+        let err =
+            LoadedConfig::from_str("[tenants.t]\nprovider = \"ews\"\n", PathBuf::new()).err().unwrap().to_string();
         assert!(err.contains("[providers.ews]"), "{err}");
     }
 
     #[test]
     fn unknown_keys_are_rejected() {
-        let err = LoadedConfig::from_str("[providers.g]\ncomponent = \"x\"\nfoo = 1\n[tenants.t]\nprovider = \"g\"\n", PathBuf::new()).err().unwrap();
+        let err = LoadedConfig::from_str(
+            "[providers.g]\ncomponent = \"x\"\nfoo = 1\n[tenants.t]\nprovider = \"g\"\n",
+            PathBuf::new(),
+        )
+        .err()
+        .unwrap();
         assert!(format!("{err:#}").contains("unknown field"), "{err:#}");
     }
 }

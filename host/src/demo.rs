@@ -73,7 +73,8 @@ pub async fn start(components_dir: &Path, runtime: RuntimeConfig) -> anyhow::Res
     std::fs::create_dir_all(&secret_dir)?;
     let secret_file = secret_dir.join("client_secret");
     std::fs::write(&secret_file, demo::CLIENT_SECRET)?;
-    let loaded = LoadedConfig::from_str(&demo_config(&emulator.base_url, components_dir, &secret_file), PathBuf::new())?;
+    let loaded =
+        LoadedConfig::from_str(&demo_config(&emulator.base_url, components_dir, &secret_file), PathBuf::new())?;
     let runtime = Runtime::new(runtime)?;
     let service = Arc::new(Service::from_config(&loaded, &runtime).await?);
     Ok(Demo { emulator, service })

@@ -97,7 +97,9 @@ async fn load(config: &PathBuf) -> anyhow::Result<(LoadedConfig, Service)> {
 }
 
 async fn bind(addr: SocketAddr) -> anyhow::Result<tokio::net::TcpListener> {
-    tokio::net::TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr} (in use? pass --listen 127.0.0.1:<other port>)"))
+    tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen on {addr} (in use? pass --listen 127.0.0.1:<other port>)"))
 }
 
 #[tokio::main]
@@ -135,7 +137,10 @@ async fn main() -> anyhow::Result<()> {
             let req = raw.validate().map_err(|p| anyhow::anyhow!("{}", p.detail))?;
             let resp = service.freebusy(tenant.as_deref(), &req).await?;
             if ical {
-                print!("{}", freebusy_core::ical::render(&resp, &freebusy_core::api::format_instant(now.timestamp_millis())));
+                print!(
+                    "{}",
+                    freebusy_core::ical::render(&resp, &freebusy_core::api::format_instant(now.timestamp_millis()))
+                );
             } else {
                 println!("{}", serde_json::to_string_pretty(&resp)?);
             }
@@ -146,7 +151,9 @@ async fn main() -> anyhow::Result<()> {
             for t in service.tenants().filter(|t| tenant.as_deref().is_none_or(|n| n == t.name)) {
                 let info = t.provider.info();
                 match t.provider.check(t.context()).await {
-                    Ok(h) if h.missing.is_empty() => println!("{}: ok ({} {}): {}", t.name, info.name, info.version, h.summary),
+                    Ok(h) if h.missing.is_empty() => {
+                        println!("{}: ok ({} {}): {}", t.name, info.name, info.version, h.summary)
+                    }
                     Ok(h) => {
                         failed = true;
                         println!("{}: missing permissions ({} {}): {}", t.name, info.name, info.version, h.summary);

@@ -78,7 +78,11 @@ impl Service {
             let tenant = build_tenant(name, section, provider, loaded).with_context(|| format!("tenant '{name}'"))?;
             tenants.insert(name.clone(), Arc::new(tenant));
         }
-        let default_tenant = loaded.config.default_tenant.clone().or_else(|| (tenants.len() == 1).then(|| tenants.keys().next().cloned()).flatten());
+        let default_tenant = loaded
+            .config
+            .default_tenant
+            .clone()
+            .or_else(|| (tenants.len() == 1).then(|| tenants.keys().next().cloned()).flatten());
         Ok(Service { tenants, default_tenant })
     }
 
@@ -86,7 +90,9 @@ impl Service {
     pub fn tenant(&self, name: Option<&str>) -> Result<&Arc<Tenant>, ServiceError> {
         match name {
             Some(n) => self.tenants.get(n).ok_or_else(|| ServiceError::UnknownTenant(n.to_string())),
-            None => self.default_tenant.as_deref().and_then(|n| self.tenants.get(n)).ok_or(ServiceError::NoDefaultTenant),
+            None => {
+                self.default_tenant.as_deref().and_then(|n| self.tenants.get(n)).ok_or(ServiceError::NoDefaultTenant)
+            }
         }
     }
 
@@ -96,13 +102,22 @@ impl Service {
     }
 
     /// Answer a free/busy request for a tenant.
-    pub async fn freebusy(&self, tenant: Option<&str>, req: &FreeBusyRequest) -> Result<FreeBusyResponse, ServiceError> {
+    pub async fn freebusy(
+        &self,
+        tenant: Option<&str>,
+        req: &FreeBusyRequest,
+    ) -> Result<FreeBusyResponse, ServiceError> {
         let tenant = self.tenant(tenant)?;
         Ok(tenant.freebusy(req).await)
     }
 }
 
-fn build_tenant(name: &str, section: &crate::config::TenantSection, provider: Arc<Provider>, loaded: &LoadedConfig) -> anyhow::Result<Tenant> {
+fn build_tenant(
+    name: &str,
+    section: &crate::config::TenantSection,
+    provider: Arc<Provider>,
+    loaded: &LoadedConfig,
+) -> anyhow::Result<Tenant> {
     let info = provider.info();
     let mut settings = Vec::new();
     for (key, value) in &section.settings {
@@ -111,7 +126,11 @@ fn build_tenant(name: &str, section: &crate::config::TenantSection, provider: Ar
             bail!("setting '{key}' is not one the {} provider knows ({})", info.name, known.join(", "));
         };
         if spec.secret && value.is_literal() {
-            tracing::warn!(tenant = name, setting = key.as_str(), "secret written into the config file; prefer {{ env = \"...\" }} or {{ file = \"...\" }}");
+            tracing::warn!(
+                tenant = name,
+                setting = key.as_str(),
+                "secret written into the config file; prefer {{ env = \"...\" }} or {{ file = \"...\" }}"
+            );
         }
         settings.push((key.clone(), value.resolve(&loaded.base_dir).with_context(|| format!("setting '{key}'"))?));
     }
@@ -127,13 +146,17 @@ fn build_tenant(name: &str, section: &crate::config::TenantSection, provider: Ar
         let configured = settings.iter().find(|(k, _)| k == endpoint).map(|(_, v)| v.clone());
         let default = info.settings.iter().find(|s| &s.name == endpoint).and_then(|s| s.default_value.clone());
         if let Some(url) = configured.or(default) {
-            allowed.push(normalize_origin(&url).with_context(|| format!("setting '{endpoint}' is not an http(s) URL"))?);
+            allowed
+                .push(normalize_origin(&url).with_context(|| format!("setting '{endpoint}' is not an http(s) URL"))?);
         }
     }
     for host in &section.allowed_hosts {
-        allowed.push(normalize_origin(host).with_context(|| format!("allowed_hosts entry '{host}' is not an http(s) origin"))?);
+        allowed.push(
+            normalize_origin(host).with_context(|| format!("allowed_hosts entry '{host}' is not an http(s) origin"))?,
+        );
     }
-    let max_mailboxes = section.max_mailboxes_per_call.map_or(info.limits.max_mailboxes, |m| m.min(info.limits.max_mailboxes)).max(1);
+    let max_mailboxes =
+        section.max_mailboxes_per_call.map_or(info.limits.max_mailboxes, |m| m.min(info.limits.max_mailboxes)).max(1);
     Ok(Tenant {
         name: name.to_string(),
         ctx: CallContext { settings, allowed_origins: allowed, kv: keyvalue::Store::default() },
@@ -151,9 +174,15 @@ impl Tenant {
     /// Split, call, retry, and assemble.
     pub async fn freebusy(&self, req: &FreeBusyRequest) -> FreeBusyResponse {
         let windows = req.window.split(self.max_window_ms);
-        let pieces: Vec<(&[String], Window)> =
-            req.mailboxes.chunks(self.max_mailboxes).flat_map(|chunk| windows.iter().map(move |w| (chunk, *w))).collect();
-        let results = futures::future::join_all(pieces.iter().map(|(chunk, window)| self.call_with_retries(chunk, *window, req.details))).await;
+        let pieces: Vec<(&[String], Window)> = req
+            .mailboxes
+            .chunks(self.max_mailboxes)
+            .flat_map(|chunk| windows.iter().map(move |w| (chunk, *w)))
+            .collect();
+        let results = futures::future::join_all(
+            pieces.iter().map(|(chunk, window)| self.call_with_retries(chunk, *window, req.details)),
+        )
+        .await;
 
         let mut blocks: HashMap<&str, Vec<Block>> = HashMap::new();
         let mut hours: HashMap<&str, WorkingHours> = HashMap::new();
@@ -172,13 +201,21 @@ impl Tenant {
                         let found = schedules.iter().find(|s| s.mailbox.eq_ignore_ascii_case(m));
                         match found.map(|s| &s.outcome) {
                             None => {
-                                errors.entry(m.as_str()).or_insert_with(|| MailboxError::new("provider-fault", "the provider returned no schedule for this mailbox"));
+                                errors.entry(m.as_str()).or_insert_with(|| {
+                                    MailboxError::new(
+                                        "provider-fault",
+                                        "the provider returned no schedule for this mailbox",
+                                    )
+                                });
                             }
                             Some(Err(e)) => {
                                 errors.entry(m.as_str()).or_insert_with(|| mailbox_error(e));
                             }
                             Some(Ok(s)) => {
-                                blocks.entry(m.as_str()).or_default().extend(s.blocks.iter().filter(|b| b.end > b.start).map(block));
+                                blocks
+                                    .entry(m.as_str())
+                                    .or_default()
+                                    .extend(s.blocks.iter().filter(|b| b.end > b.start).map(block));
                                 if let Some(wh) = &s.working_hours {
                                     hours.entry(m.as_str()).or_insert_with(|| working_hours(wh));
                                 }
@@ -211,7 +248,11 @@ impl Tenant {
     }
 
     async fn call_with_retries(&self, mailboxes: &[String], window: Window, details: bool) -> PieceResult {
-        let query = Query { mailboxes: mailboxes.to_vec(), window: wit::Window { start: window.start, end: window.end }, details };
+        let query = Query {
+            mailboxes: mailboxes.to_vec(),
+            window: wit::Window { start: window.start, end: window.end },
+            details,
+        };
         let mut attempt = 0;
         loop {
             let result = {
@@ -220,7 +261,8 @@ impl Tenant {
             };
             match &result {
                 Err(CallError::Provider(wit::ProviderError::Throttled(after))) if attempt < MAX_THROTTLE_RETRIES => {
-                    let wait = after.map_or(DEFAULT_BACKOFF * 2u32.pow(attempt), |ms| Duration::from_millis(u64::from(ms)));
+                    let wait =
+                        after.map_or(DEFAULT_BACKOFF * 2u32.pow(attempt), |ms| Duration::from_millis(u64::from(ms)));
                     if wait > MAX_RETRY_WAIT {
                         return result;
                     }

@@ -29,7 +29,8 @@ async fn each_kind_of_bad_query_is_a_400_naming_the_parameter() {
     assert_eq!(names(&p), vec!["start"]);
     assert!(p.detail.contains("'tomorrow' is not an RFC 3339"), "{}", p.detail);
 
-    let p = problem(&format!("{api}?mailboxes=a@contoso.com&start=2026-03-24T00:00:00Z&end=2026-03-23T00:00:00Z")).await;
+    let p =
+        problem(&format!("{api}?mailboxes=a@contoso.com&start=2026-03-24T00:00:00Z&end=2026-03-23T00:00:00Z")).await;
     assert_eq!(names(&p), vec!["end"]);
     assert!(p.detail.contains("after start"), "{}", p.detail);
 
@@ -76,7 +77,11 @@ async fn post_with_a_json_body_is_validated_the_same_way() {
 #[tokio::test]
 async fn an_unknown_tenant_is_a_404_problem() {
     let stack = demo_stack().await;
-    let p = problem(&format!("{}/v1/tenants/fabrikam/freebusy?mailboxes=a@contoso.com&start=2026-03-23T00:00:00Z&end=2026-03-24T00:00:00Z", stack.api)).await;
+    let p = problem(&format!(
+        "{}/v1/tenants/fabrikam/freebusy?mailboxes=a@contoso.com&start=2026-03-23T00:00:00Z&end=2026-03-24T00:00:00Z",
+        stack.api
+    ))
+    .await;
     assert_eq!(p.status, 404);
     assert!(p.detail.contains("fabrikam"));
 }

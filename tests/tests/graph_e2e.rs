@@ -91,7 +91,11 @@ async fn dst_week_gives_the_blocks_the_tenant_model_implies() {
 #[tokio::test]
 async fn availability_view_has_one_digit_per_interval() {
     let stack = demo_stack().await;
-    let resp = freebusy(&stack.api, &format!("mailboxes=adele.vance@contoso.com,megan.bowen@contoso.com&{WEEK}&interval=1440")).await;
+    let resp = freebusy(
+        &stack.api,
+        &format!("mailboxes=adele.vance@contoso.com,megan.bowen@contoso.com&{WEEK}&interval=1440"),
+    )
+    .await;
     // One digit per UTC day, Monday 23rd to Monday 30th.
     assert_eq!(resp.mailboxes[0].availability_view.as_deref(), Some("22202002"));
     // Out of office on the 24th and 25th UTC (and the 26th until 04:00Z), working elsewhere as 4.
@@ -101,7 +105,11 @@ async fn availability_view_has_one_digit_per_interval() {
 #[tokio::test]
 async fn unknown_mailbox_gets_its_own_error_while_the_others_succeed() {
     let stack = demo_stack().await;
-    let resp = freebusy(&stack.api, &format!("mailboxes=room.adams@contoso.com,nobody@contoso.com,pradeep.gupta@contoso.com&{WEEK}")).await;
+    let resp = freebusy(
+        &stack.api,
+        &format!("mailboxes=room.adams@contoso.com,nobody@contoso.com,pradeep.gupta@contoso.com&{WEEK}"),
+    )
+    .await;
     let unknown = &resp.mailboxes[1];
     assert_eq!(unknown.mailbox, "nobody@contoso.com");
     assert!(unknown.busy.is_none(), "an unreadable mailbox must not look free");
@@ -133,7 +141,9 @@ async fn wrong_client_secret_is_an_auth_error_naming_aadsts7000215_and_never_fre
 
 #[tokio::test]
 async fn expired_secret_says_so_with_aadsts7000222() {
-    let stack = start(RuntimeConfig::default(), |url| graph_tenant("contoso", url, demo::EXPIRED_CLIENT_ID, "expired~secret")).await;
+    let stack =
+        start(RuntimeConfig::default(), |url| graph_tenant("contoso", url, demo::EXPIRED_CLIENT_ID, "expired~secret"))
+            .await;
     let resp = freebusy(&stack.api, &format!("mailboxes=adele.vance@contoso.com&{WEEK}")).await;
     let err = resp.mailboxes[0].error.as_ref().unwrap();
     assert_eq!(err.code, "auth-failed");
@@ -142,11 +152,18 @@ async fn expired_secret_says_so_with_aadsts7000222() {
 
 #[tokio::test]
 async fn missing_admin_consent_names_the_permission_to_grant() {
-    let stack = start(RuntimeConfig::default(), |url| graph_tenant("contoso", url, demo::UNCONSENTED_CLIENT_ID, "unconsented~secret")).await;
+    let stack = start(RuntimeConfig::default(), |url| {
+        graph_tenant("contoso", url, demo::UNCONSENTED_CLIENT_ID, "unconsented~secret")
+    })
+    .await;
     let resp = freebusy(&stack.api, &format!("mailboxes=adele.vance@contoso.com&{WEEK}")).await;
     let err = resp.mailboxes[0].error.as_ref().unwrap();
     assert_eq!(err.code, "auth-failed");
-    assert!(err.message.contains("ErrorAccessDenied") && err.message.contains("Calendars.ReadBasic"), "{}", err.message);
+    assert!(
+        err.message.contains("ErrorAccessDenied") && err.message.contains("Calendars.ReadBasic"),
+        "{}",
+        err.message
+    );
 }
 
 #[tokio::test]
@@ -187,7 +204,13 @@ async fn persistent_throttling_is_reported_not_hidden_as_free() {
 #[tokio::test]
 async fn details_show_subjects_where_shared_and_never_for_private_items() {
     let stack = demo_stack().await;
-    let resp = freebusy(&stack.api, &format!("mailboxes=adele.vance@contoso.com,room.adams@contoso.com,pradeep.gupta@contoso.com&{WEEK}&details=true")).await;
+    let resp = freebusy(
+        &stack.api,
+        &format!(
+            "mailboxes=adele.vance@contoso.com,room.adams@contoso.com,pradeep.gupta@contoso.com&{WEEK}&details=true"
+        ),
+    )
+    .await;
     let adele = resp.mailboxes[0].events.as_ref().expect("events with details=true");
     let standup = adele.iter().find(|e| e.start == "2026-03-23T08:00:00Z").unwrap();
     assert_eq!(standup.subject.as_deref(), Some("Daily stand-up"));
@@ -223,7 +246,9 @@ async fn text_calendar_gives_vfreebusy() {
 async fn a_window_longer_than_62_days_is_split_and_merged_back() {
     let stack = demo_stack().await;
     // 90 days: Graph rejects more than 62 in one call, so the host makes two calls.
-    let resp = freebusy(&stack.api, "mailboxes=room.adams@contoso.com&start=2026-01-05T00:00:00Z&end=2026-04-05T00:00:00Z").await;
+    let resp =
+        freebusy(&stack.api, "mailboxes=room.adams@contoso.com&start=2026-01-05T00:00:00Z&end=2026-04-05T00:00:00Z")
+            .await;
     assert_eq!(stack.emulator.stats().get_schedule_requests, 2);
     let blocks = busy(&resp.mailboxes[0]);
     // 13 Monday all-hands (5 Jan .. 30 Mar) plus the workshop, none lost or doubled at the split.
@@ -251,7 +276,9 @@ async fn a_batch_led_by_unknown_addresses_still_answers_the_known_ones() {
     // app-only getSchedule is called on /users/{anchor}/...; an unknown anchor is a 404 for the
     // whole call, so the provider moves on to the next address.
     let stack = demo_stack().await;
-    let resp = freebusy(&stack.api, &format!("mailboxes=ghost1@contoso.com,ghost2@contoso.com,room.adams@contoso.com&{WEEK}")).await;
+    let resp =
+        freebusy(&stack.api, &format!("mailboxes=ghost1@contoso.com,ghost2@contoso.com,room.adams@contoso.com&{WEEK}"))
+            .await;
     assert_eq!(resp.mailboxes[0].error.as_ref().unwrap().code, "not-found");
     assert_eq!(resp.mailboxes[1].error.as_ref().unwrap().code, "not-found");
     assert_eq!(busy(&resp.mailboxes[2]).len(), 3);

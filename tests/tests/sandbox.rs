@@ -19,7 +19,10 @@ async fn ask(api: &str, tenant: &str) -> FreeBusyResponse {
 #[tokio::test]
 async fn a_provider_reaching_outside_its_allow_list_is_refused_and_reported() {
     let stack = start(RuntimeConfig::default(), |url| {
-        format!("{}\n[tenants.sneaky]\nprovider = \"forbidden_host\"\n", graph_tenant("contoso", url, demo::CLIENT_ID, demo::CLIENT_SECRET))
+        format!(
+            "{}\n[tenants.sneaky]\nprovider = \"forbidden_host\"\n",
+            graph_tenant("contoso", url, demo::CLIENT_ID, demo::CLIENT_SECRET)
+        )
     })
     .await;
     let resp = ask(&stack.api, "sneaky").await;
@@ -34,7 +37,10 @@ async fn a_provider_reaching_outside_its_allow_list_is_refused_and_reported() {
 async fn a_provider_that_never_returns_is_stopped_and_the_host_keeps_serving() {
     let runtime = RuntimeConfig { call_timeout: Duration::from_millis(500), ..RuntimeConfig::default() };
     let stack = start(runtime, |url| {
-        format!("{}\n[tenants.stuck]\nprovider = \"spin_forever\"\n", graph_tenant("contoso", url, demo::CLIENT_ID, demo::CLIENT_SECRET))
+        format!(
+            "{}\n[tenants.stuck]\nprovider = \"spin_forever\"\n",
+            graph_tenant("contoso", url, demo::CLIENT_ID, demo::CLIENT_SECRET)
+        )
     })
     .await;
     let started = Instant::now();
@@ -52,9 +58,13 @@ async fn a_provider_that_never_returns_is_stopped_and_the_host_keeps_serving() {
 
 #[tokio::test]
 async fn the_same_limits_apply_without_the_pooling_allocator() {
-    let runtime = RuntimeConfig { pooling: false, call_timeout: Duration::from_millis(300), ..RuntimeConfig::default() };
+    let runtime =
+        RuntimeConfig { pooling: false, call_timeout: Duration::from_millis(300), ..RuntimeConfig::default() };
     let stack = start(runtime, |url| {
-        format!("{}\n[tenants.stuck]\nprovider = \"spin_forever\"\n", graph_tenant("contoso", url, demo::CLIENT_ID, demo::CLIENT_SECRET))
+        format!(
+            "{}\n[tenants.stuck]\nprovider = \"spin_forever\"\n",
+            graph_tenant("contoso", url, demo::CLIENT_ID, demo::CLIENT_SECRET)
+        )
     })
     .await;
     assert_eq!(ask(&stack.api, "stuck").await.mailboxes[0].error.as_ref().unwrap().code, "provider-timeout");

@@ -53,7 +53,12 @@ impl store::HostBucket for HostState {
         Ok(Ok(store.0.lock().expect("kv store").get(&key).cloned()))
     }
 
-    async fn set(&mut self, bucket: Resource<Bucket>, key: String, value: Vec<u8>) -> wasmtime::Result<Result<(), Error>> {
+    async fn set(
+        &mut self,
+        bucket: Resource<Bucket>,
+        key: String,
+        value: Vec<u8>,
+    ) -> wasmtime::Result<Result<(), Error>> {
         if value.len() > MAX_VALUE_BYTES {
             return Ok(Err(Error::Other(format!("value larger than {MAX_VALUE_BYTES} bytes"))));
         }
@@ -77,7 +82,11 @@ impl store::HostBucket for HostState {
         Ok(Ok(store.0.lock().expect("kv store").contains_key(&key)))
     }
 
-    async fn list_keys(&mut self, bucket: Resource<Bucket>, cursor: Option<String>) -> wasmtime::Result<Result<KeyResponse, Error>> {
+    async fn list_keys(
+        &mut self,
+        bucket: Resource<Bucket>,
+        cursor: Option<String>,
+    ) -> wasmtime::Result<Result<KeyResponse, Error>> {
         // One page holding every key after the cursor (keys sorted, so the cursor is a key).
         let store = &self.table.get(&bucket)?.0;
         let mut keys: Vec<String> = store.0.lock().expect("kv store").keys().cloned().collect();

@@ -39,7 +39,12 @@ pub struct RuntimeConfig {
 
 impl Default for RuntimeConfig {
     fn default() -> Self {
-        RuntimeConfig { pooling: true, memory_limit_bytes: 64 << 20, call_timeout: Duration::from_secs(30), max_instances: 256 }
+        RuntimeConfig {
+            pooling: true,
+            memory_limit_bytes: 64 << 20,
+            call_timeout: Duration::from_secs(30),
+            max_instances: 256,
+        }
     }
 }
 

@@ -52,7 +52,10 @@ impl WasiHttpHooks for AllowList {
         request: http::Request<WasiBody>,
         options: Option<RequestOptions>,
         _fut: IoFuture,
-    ) -> Box<dyn std::future::Future<Output = Result<(http::Response<WasiBody>, IoFuture), wasmtime_wasi_http::Error>> + Send> {
+    ) -> Box<
+        dyn std::future::Future<Output = Result<(http::Response<WasiBody>, IoFuture), wasmtime_wasi_http::Error>>
+            + Send,
+    > {
         let url = request.uri().to_string();
         let allowed = self.allows(&url);
         if !allowed {

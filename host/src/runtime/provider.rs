@@ -6,7 +6,9 @@ use std::time::{Duration, Instant};
 use wasmtime::component::Component;
 use wasmtime::{Store, StoreLimitsBuilder, UpdateDeadline};
 
-use super::bindings::exports::freebusy::provider::provider::{DirectoryEntry, EntryKind, Health, ProviderInfo, Query, Schedule};
+use super::bindings::exports::freebusy::provider::provider::{
+    DirectoryEntry, EntryKind, Health, ProviderInfo, Query, Schedule,
+};
 use super::bindings::freebusy::provider::types::ProviderError;
 use super::bindings::{CalendarProvider, CalendarProviderPre};
 use super::keyvalue;
@@ -74,7 +76,9 @@ impl Provider {
         let mut provider = Provider { shared, pre, info: placeholder_info() };
         let ctx = CallContext { settings: Vec::new(), allowed_origins: Vec::new(), kv: keyvalue::Store::default() };
         provider.info = provider
-            .call(&ctx, |p, store| Box::pin(async move { p.freebusy_provider_provider().call_describe(store).await.map(Ok) }))
+            .call(&ctx, |p, store| {
+                Box::pin(async move { p.freebusy_provider_provider().call_describe(store).await.map(Ok) })
+            })
             .await
             .map_err(|e| anyhow::anyhow!("describe failed: {e}"))?;
         Ok(provider)
@@ -97,14 +101,25 @@ impl Provider {
     /// Validate settings and credentials.
     pub async fn check(&self, ctx: &CallContext) -> Result<Health, CallError> {
         let settings = ctx.settings.clone();
-        self.call(ctx, move |p, store| Box::pin(async move { p.freebusy_provider_provider().call_check(store, &settings).await })).await
+        self.call(ctx, move |p, store| {
+            Box::pin(async move { p.freebusy_provider_provider().call_check(store, &settings).await })
+        })
+        .await
     }
 
     /// People or rooms by prefix.
-    pub async fn search_directory(&self, ctx: &CallContext, prefix: String, kind: EntryKind, max: u32) -> Result<Vec<DirectoryEntry>, CallError> {
+    pub async fn search_directory(
+        &self,
+        ctx: &CallContext,
+        prefix: String,
+        kind: EntryKind,
+        max: u32,
+    ) -> Result<Vec<DirectoryEntry>, CallError> {
         let settings = ctx.settings.clone();
         self.call(ctx, move |p, store| {
-            Box::pin(async move { p.freebusy_provider_provider().call_search_directory(store, &settings, &prefix, kind, max).await })
+            Box::pin(async move {
+                p.freebusy_provider_provider().call_search_directory(store, &settings, &prefix, kind, max).await
+            })
         })
         .await
     }
@@ -116,11 +131,13 @@ impl Provider {
         F: for<'a> FnOnce(
                 &'a CalendarProvider,
                 &'a mut Store<HostState>,
-            ) -> std::pin::Pin<Box<dyn std::future::Future<Output = wasmtime::Result<Result<T, ProviderError>>> + Send + 'a>>
-            + Send,
+            ) -> std::pin::Pin<
+                Box<dyn std::future::Future<Output = wasmtime::Result<Result<T, ProviderError>>> + Send + 'a>,
+            > + Send,
     {
         let config = &self.shared.config;
-        let limits = StoreLimitsBuilder::new().memory_size(config.memory_limit_bytes).trap_on_grow_failure(true).build();
+        let limits =
+            StoreLimitsBuilder::new().memory_size(config.memory_limit_bytes).trap_on_grow_failure(true).build();
         let outbound = AllowList::new(ctx.allowed_origins.clone());
         let mut store = Store::new(&self.shared.engine, HostState::new(outbound.clone(), ctx.kv.clone(), limits));
         store.limiter(|s| &mut s.limits);
@@ -146,7 +163,9 @@ impl Provider {
             Err(_) => Err(CallError::Timeout(timeout)),
             Ok(Err(_)) if Instant::now() >= deadline => Err(CallError::Timeout(timeout)),
             Ok(Err(trap)) => Err(CallError::Trap(trap_summary(&trap))),
-            Ok(Ok(Err(e))) if !denied.is_empty() => Err(CallError::OutboundDenied { origins: denied, said: describe(&e) }),
+            Ok(Ok(Err(e))) if !denied.is_empty() => {
+                Err(CallError::OutboundDenied { origins: denied, said: describe(&e) })
+            }
             Ok(Ok(Err(e))) => Err(CallError::Provider(e)),
             Ok(Ok(Ok(value))) => Ok(value),
         }

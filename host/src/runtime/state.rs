@@ -22,11 +22,7 @@ pub struct HostState {
 impl HostState {
     /// A fresh state for one call.
     pub fn new(outbound: AllowList, kv: keyvalue::Store, limits: StoreLimits) -> Self {
-        let wasi = WasiCtx::builder()
-            .allow_tcp(false)
-            .allow_udp(false)
-            .allow_ip_name_lookup(false)
-            .build();
+        let wasi = WasiCtx::builder().allow_tcp(false).allow_udp(false).allow_ip_name_lookup(false).build();
         HostState { wasi, http: WasiHttpCtx::new(), table: ResourceTable::new(), outbound, kv, limits }
     }
 }

@@ -49,7 +49,11 @@ pub(crate) struct Connection<'a> {
     pub anchor: Option<&'a str>,
 }
 
-pub(crate) fn connection<'a>(settings: &'a Config<'a>, authority: &'a str, scope: &'a str) -> Result<Connection<'a>, ProviderError> {
+pub(crate) fn connection<'a>(
+    settings: &'a Config<'a>,
+    authority: &'a str,
+    scope: &'a str,
+) -> Result<Connection<'a>, ProviderError> {
     Ok(Connection {
         credentials: ClientCredentials {
             authority,
@@ -118,7 +122,9 @@ impl freebusy_provider_sdk::Guest for Graph {
         let calendars = ["Calendars.ReadBasic", "Calendars.Read", "Calendars.ReadWrite"].iter().any(|p| has(p));
         let mut missing = Vec::new();
         if !calendars {
-            missing.push("Calendars.ReadBasic (application permission, with admin consent): needed for getSchedule".to_string());
+            missing.push(
+                "Calendars.ReadBasic (application permission, with admin consent): needed for getSchedule".to_string(),
+            );
         }
         let summary = if missing.is_empty() {
             format!("token acquired; permissions: {}", granted.join(", "))

@@ -1,9 +1,9 @@
 //! getSchedule: request, response parsing, and error mapping.
 
+use chrono::{DateTime, NaiveDateTime, Utc};
 use freebusy_provider_sdk::cache;
 use freebusy_provider_sdk::http::{self, Request, Response};
 use freebusy_provider_sdk::types::*;
-use chrono::{DateTime, NaiveDateTime, Utc};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -141,7 +141,9 @@ fn send_with_anchor(conn: &Connection, q: &Query, body: &[u8]) -> Result<Anchore
     if let Some(anchor) = conn.anchor {
         let resp = send_authorized(conn, &schedule_url(conn, anchor), body)?;
         if resp.status == 404 {
-            return Err(ProviderError::Misconfigured(format!("anchor_mailbox '{anchor}' does not exist in the tenant (Graph answered 404)")));
+            return Err(ProviderError::Misconfigured(format!(
+                "anchor_mailbox '{anchor}' does not exist in the tenant (Graph answered 404)"
+            )));
         }
         return Ok(Anchored::Answer(resp));
     }
@@ -222,12 +224,9 @@ fn schedule_for(mailbox: &str, infos: &[ScheduleInformation], details: bool) -> 
         None => Err(MailboxError::Other("Graph returned no schedule for this mailbox".into())),
         Some(info) => match &info.error {
             Some(err) => Err(mailbox_error(err)),
-            None => info
-                .schedule_items
-                .iter()
-                .map(|item| block(item, details))
-                .collect::<Result<Vec<_>, _>>()
-                .map(|blocks| MailboxSchedule { blocks, working_hours: info.working_hours.as_ref().and_then(working_hours) }),
+            None => info.schedule_items.iter().map(|item| block(item, details)).collect::<Result<Vec<_>, _>>().map(
+                |blocks| MailboxSchedule { blocks, working_hours: info.working_hours.as_ref().and_then(working_hours) },
+            ),
         },
     };
     Schedule { mailbox: mailbox.to_string(), outcome }
@@ -237,7 +236,10 @@ fn mailbox_error(err: &FreeBusyError) -> MailboxError {
     let text = format!("{}: {}", err.response_code, err.message);
     // 5009 / ErrorMailRecipientNotFound: "Unable to resolve e-mail address ... to an Active
     // Directory object" (reference §1, per-schedule errors).
-    if err.response_code == "5009" || err.response_code.contains("RecipientNotFound") || err.message.contains("Unable to resolve") {
+    if err.response_code == "5009"
+        || err.response_code.contains("RecipientNotFound")
+        || err.message.contains("Unable to resolve")
+    {
         MailboxError::NotFound(text)
     } else if err.response_code.contains("NoFreeBusyAccess") || err.response_code.contains("AccessDenied") {
         MailboxError::AccessDenied(text)
@@ -263,7 +265,14 @@ fn block(item: &ScheduleItem, details: bool) -> Result<BusyBlock, MailboxError> 
     let end = parse_utc(&item.end)?;
     let private = item.is_private;
     let keep = |v: &Option<String>| if details && !private { v.clone().filter(|s| !s.is_empty()) } else { None };
-    Ok(BusyBlock { start, end, status: status(&item.status), subject: keep(&item.subject), location: keep(&item.location), is_private: private })
+    Ok(BusyBlock {
+        start,
+        end,
+        status: status(&item.status),
+        subject: keep(&item.subject),
+        location: keep(&item.location),
+        is_private: private,
+    })
 }
 
 fn working_hours(wh: &GraphWorkingHours) -> Option<WorkingHours> {
@@ -302,7 +311,11 @@ fn minutes_of_day(text: &str) -> Option<u16> {
 /// Parse Graph's `dateTime` (7 fractional digits, no offset) in the UTC zone we asked for.
 fn parse_utc(dt: &DateTimeTimeZone) -> Result<i64, MailboxError> {
     let zone = dt.time_zone.trim();
-    if !(zone.is_empty() || zone.eq_ignore_ascii_case("UTC") || zone == "Etc/UTC" || zone.eq_ignore_ascii_case("Coordinated Universal Time")) {
+    if !(zone.is_empty()
+        || zone.eq_ignore_ascii_case("UTC")
+        || zone == "Etc/UTC"
+        || zone.eq_ignore_ascii_case("Coordinated Universal Time"))
+    {
         return Err(MailboxError::Other(format!("Graph answered in time zone '{zone}' although UTC was requested")));
     }
     NaiveDateTime::parse_from_str(dt.date_time.trim().trim_end_matches('Z'), "%Y-%m-%dT%H:%M:%S%.f")
@@ -320,7 +333,8 @@ fn utc_text(ms: i64) -> Result<String, ProviderError> {
 /// Map a failed getSchedule call (reference §3).
 fn call_error(resp: &Response) -> ProviderError {
     let err = serde_json::from_slice::<GraphErrorBody>(&resp.body).unwrap_or_default().error;
-    let said = if err.code.is_empty() { format!("HTTP {}", resp.status) } else { format!("{}: {}", err.code, err.message) };
+    let said =
+        if err.code.is_empty() { format!("HTTP {}", resp.status) } else { format!("{}: {}", err.code, err.message) };
     match resp.status {
         429 | 503 | 504 => ProviderError::Throttled(http::retry_after_ms(resp.header("retry-after"))),
         401 => ProviderError::AuthFailed(format!("Graph rejected the access token ({said})")),

@@ -81,7 +81,9 @@ impl std::fmt::Display for HttpError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             HttpError::BadUrl(u) => write!(f, "not an absolute http(s) URL: {u}"),
-            HttpError::Denied(u) => write!(f, "the host refused the request to {u} (not on the provider's allowed hosts)"),
+            HttpError::Denied(u) => {
+                write!(f, "the host refused the request to {u} (not on the provider's allowed hosts)")
+            }
             HttpError::Transport(m) => write!(f, "{m}"),
         }
     }
@@ -125,9 +127,10 @@ fn describe(code: &ErrorCode, url: &str) -> HttpError {
     match code {
         ErrorCode::HttpRequestDenied => HttpError::Denied(origin(url)),
         ErrorCode::ConnectionRefused => HttpError::Transport(format!("connection refused by {}", origin(url))),
-        ErrorCode::ConnectionTimeout | ErrorCode::ConnectionReadTimeout | ErrorCode::ConnectionWriteTimeout | ErrorCode::HttpResponseTimeout => {
-            HttpError::Transport(format!("timed out talking to {}", origin(url)))
-        }
+        ErrorCode::ConnectionTimeout
+        | ErrorCode::ConnectionReadTimeout
+        | ErrorCode::ConnectionWriteTimeout
+        | ErrorCode::HttpResponseTimeout => HttpError::Transport(format!("timed out talking to {}", origin(url))),
         ErrorCode::DnsError(_) => HttpError::Transport(format!("DNS lookup failed for {}", origin(url))),
         ErrorCode::TlsCertificateError | ErrorCode::TlsAlertReceived(_) | ErrorCode::TlsProtocolError => {
             HttpError::Transport(format!("TLS failure talking to {}", origin(url)))
@@ -206,12 +209,19 @@ pub fn send(req: &Request) -> Result<Response, HttpError> {
                 Ok(chunk) => {
                     bytes.extend_from_slice(&chunk);
                     if bytes.len() > MAX_RESPONSE_BYTES {
-                        return Err(HttpError::Transport(format!("response from {} is larger than {MAX_RESPONSE_BYTES} bytes", origin(&req.url))));
+                        return Err(HttpError::Transport(format!(
+                            "response from {} is larger than {MAX_RESPONSE_BYTES} bytes",
+                            origin(&req.url)
+                        )));
                     }
                 }
                 Err(StreamError::Closed) => break,
                 Err(StreamError::LastOperationFailed(e)) => {
-                    return Err(HttpError::Transport(format!("reading response from {}: {}", origin(&req.url), e.to_debug_string())))
+                    return Err(HttpError::Transport(format!(
+                        "reading response from {}: {}",
+                        origin(&req.url),
+                        e.to_debug_string()
+                    )))
                 }
             }
         }

@@ -1,0 +1,220 @@
+//! `freebusy-bench`: the numbers behind performance claims, rerunnable by anyone
+//! (`scripts/bench`). Two measurements:
+//!
+//! 1. One provider call: fresh `Store`, instantiate from the `InstancePre`, call
+//!    `get-schedules` on a component that does no I/O; with and without the pooling allocator.
+//! 2. `GET /v1/freebusy` for 10 demo mailboxes through the host (Graph component, token from the
+//!    key-value store, getSchedule on the emulator), next to calling the emulator's getSchedule
+//!    directly with the same body, both over loopback HTTP in the same run.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use clap::Parser;
+use freebusy_emulator::demo;
+use freebusy_host::runtime::bindings::exports::freebusy::provider::provider::Query;
+use freebusy_host::runtime::bindings::freebusy::provider::types::Window;
+use freebusy_host::runtime::keyvalue;
+use freebusy_host::runtime::{CallContext, Runtime, RuntimeConfig};
+
+#[derive(Parser)]
+struct Args {
+    /// Directory of built components.
+    #[arg(long, default_value = "target/components")]
+    components: PathBuf,
+    /// Provider calls per allocator setting.
+    #[arg(long, default_value_t = 5000)]
+    calls: usize,
+    /// Seconds per HTTP throughput run.
+    #[arg(long, default_value_t = 5)]
+    seconds: u64,
+    /// Concurrent HTTP clients.
+    #[arg(long, default_value_t = 16)]
+    concurrency: usize,
+}
+
+const MAILBOXES: [&str; 10] = [
+    "adele.vance",
+    "megan.bowen",
+    "pradeep.gupta",
+    "alex.wilber",
+    "diego.siciliani",
+    "johanna.lorenz",
+    "lee.gu",
+    "lidia.holloway",
+    "room.adams",
+    "room.baker",
+];
+const START: &str = "2026-03-23T00:00:00Z";
+const END: &str = "2026-03-30T00:00:00Z";
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+}
+
+fn micros(d: Duration) -> String {
+    format!("{:.1} µs", d.as_secs_f64() * 1e6)
+}
+
+async fn provider_calls(args: &Args, pooling: bool) -> anyhow::Result<Vec<Duration>> {
+    let runtime = Runtime::new(RuntimeConfig { pooling, ..RuntimeConfig::default() })?;
+    let provider = runtime.load_file(&args.components.join("fixture_no_io.wasm")).await?;
+    let ctx = CallContext { settings: Vec::new(), allowed_origins: Vec::new(), kv: keyvalue::Store::default() };
+    let query = Query {
+        mailboxes: MAILBOXES.iter().map(|m| format!("{m}@{}", demo::DOMAIN)).collect(),
+        window: Window { start: 0, end: 7 * 86_400_000 },
+        details: false,
+    };
+    for _ in 0..200 {
+        provider.get_schedules(&ctx, query.clone()).await?;
+    }
+    let mut times = Vec::with_capacity(args.calls);
+    for _ in 0..args.calls {
+        let started = Instant::now();
+        let schedules = provider.get_schedules(&ctx, query.clone()).await?;
+        times.push(started.elapsed());
+        assert_eq!(schedules.len(), MAILBOXES.len());
+    }
+    times.sort();
+    Ok(times)
+}
+
+/// Drive `request` from `concurrency` tasks for `seconds`; returns sorted latencies.
+async fn load<F, Fut>(args: &Args, request: F) -> anyhow::Result<Vec<Duration>>
+where
+    F: Fn() -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = anyhow::Result<()>> + Send,
+{
+    let request = Arc::new(request);
+    let stop = Arc::new(AtomicBool::new(false));
+    let tasks: Vec<_> = (0..args.concurrency)
+        .map(|_| {
+            let (request, stop) = (request.clone(), stop.clone());
+            tokio::spawn(async move {
+                let mut times = Vec::new();
+                while !stop.load(Ordering::Relaxed) {
+                    let started = Instant::now();
+                    request().await?;
+                    times.push(started.elapsed());
+                }
+                anyhow::Ok(times)
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_secs(args.seconds)).await;
+    stop.store(true, Ordering::Relaxed);
+    let mut all = Vec::new();
+    for t in tasks {
+        all.extend(t.await??);
+    }
+    all.sort();
+    Ok(all)
+}
+
+fn report(name: &str, times: &[Duration], seconds: f64) {
+    println!(
+        "| {name} | {:.0} | {:.2} ms | {:.2} ms |",
+        times.len() as f64 / seconds,
+        percentile(times, 0.5).as_secs_f64() * 1e3,
+        percentile(times, 0.99).as_secs_f64() * 1e3
+    );
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    println!("## One provider call (no-I/O component, 10 mailboxes, {} calls, sequential)\n", args.calls);
+    println!("| allocator | p50 | p99 | mean |\n|---|---|---|---|");
+    for pooling in [true, false] {
+        let t = provider_calls(&args, pooling).await?;
+        let mean = t.iter().sum::<Duration>() / t.len() as u32;
+        println!(
+            "| {} | {} | {} | {} |",
+            if pooling { "pooling" } else { "on-demand" },
+            micros(percentile(&t, 0.5)),
+            micros(percentile(&t, 0.99)),
+            micros(mean)
+        );
+    }
+
+    let d = freebusy_host::demo::start(&args.components, RuntimeConfig::default()).await?;
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
+    let api = format!("http://{}", listener.local_addr()?);
+    tokio::spawn(freebusy_host::api::serve(listener, d.service.clone()));
+    let client = reqwest::Client::new();
+    let list: Vec<String> = MAILBOXES.iter().map(|m| format!("{m}@{}", demo::DOMAIN)).collect();
+
+    // Host path: check it answers correctly before timing it.
+    let url = format!("{api}/v1/freebusy?mailboxes={}&start={START}&end={END}", list.join(","));
+    let body: serde_json::Value = client.get(&url).send().await?.json().await?;
+    anyhow::ensure!(
+        body["mailboxes"].as_array().is_some_and(|m| m.len() == 10 && m.iter().all(|x| x["busy"].is_array())),
+        "unexpected answer: {body}"
+    );
+
+    // Direct path: the same getSchedule body the Graph component sends.
+    let emu = d.emulator.base_url.clone();
+    let token: serde_json::Value = client
+        .post(format!("{emu}/{}/oauth2/v2.0/token", demo::TENANT_ID))
+        .form(&[
+            ("client_id", demo::CLIENT_ID),
+            ("client_secret", demo::CLIENT_SECRET),
+            ("grant_type", "client_credentials"),
+            ("scope", "https://graph.microsoft.com/.default"),
+        ])
+        .send()
+        .await?
+        .json()
+        .await?;
+    let bearer = format!("Bearer {}", token["access_token"].as_str().unwrap_or_default());
+    let schedule_body = serde_json::json!({
+        "schedules": list,
+        "startTime": {"dateTime": "2026-03-23T00:00:00", "timeZone": "UTC"},
+        "endTime": {"dateTime": "2026-03-30T00:00:00", "timeZone": "UTC"},
+        "availabilityViewInterval": 30,
+    })
+    .to_string();
+    let direct_url = format!("{emu}/v1.0/users/{}/calendar/getSchedule", list[0]);
+
+    println!(
+        "\n## GET /v1/freebusy, 10 mailboxes, one week ({} clients, {} s each, loopback)\n",
+        args.concurrency, args.seconds
+    );
+    println!("| path | requests/s | p50 | p99 |\n|---|---|---|---|");
+    let secs = args.seconds as f64;
+    let direct = {
+        let (client, bearer, body, url) = (client.clone(), bearer.clone(), schedule_body.clone(), direct_url.clone());
+        load(&args, move || {
+            let req = client
+                .post(&url)
+                .header("authorization", &bearer)
+                .header("content-type", "application/json")
+                .body(body.clone());
+            async move {
+                let resp = req.send().await?;
+                anyhow::ensure!(resp.status() == 200, "emulator answered {}", resp.status());
+                resp.bytes().await?;
+                Ok(())
+            }
+        })
+        .await?
+    };
+    report("emulator getSchedule directly", &direct, secs);
+    let through_host = {
+        let client = client.clone();
+        load(&args, move || {
+            let req = client.get(&url);
+            async move {
+                let resp = req.send().await?;
+                anyhow::ensure!(resp.status() == 200, "host answered {}", resp.status());
+                resp.bytes().await?;
+                Ok(())
+            }
+        })
+        .await?
+    };
+    report("host /v1/freebusy (Graph component -> emulator)", &through_host, secs);
+    Ok(())
+}
