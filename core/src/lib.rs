@@ -9,6 +9,7 @@
 //!   precedence.
 //! - [`view`]: the merged availability string (one digit per interval, Graph `availabilityView`
 //!   semantics).
+//! - [`plan`]: splitting a request by a provider's limits, the retry policy, and reassembly.
 //! - [`api`]: the `/v1/freebusy` request (parsing, validation into problem details) and response.
 //! - [`ical`]: iCalendar `VFREEBUSY` rendering.
 //! - [`zones`]: Windows time-zone names to IANA names and back.
@@ -18,6 +19,7 @@
 pub mod api;
 pub mod ical;
 pub mod model;
+pub mod plan;
 pub mod timeline;
 pub mod view;
 pub mod zones;

@@ -25,7 +25,7 @@ pub fn clip(blocks: &[Block], window: Window) -> Vec<Block> {
             (start < end).then(|| Block { start, end, ..b.clone() })
         })
         .collect();
-    clipped.sort_by(|a, b| (a.start, a.end, a.status.precedence()).cmp(&(b.start, b.end, b.status.precedence())));
+    clipped.sort_by_key(|b| (b.start, b.end, b.status.precedence()));
     clipped
 }
 

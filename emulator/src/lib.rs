@@ -7,6 +7,9 @@
 //! plugins happen to send. Faults (throttling, outages) are injected on demand through
 //! [`Emulator::inject`] or `POST /_emulator/faults`.
 
+// Handlers return ready HTTP error responses as their `Err`; boxing them would only add noise.
+#![allow(clippy::result_large_err)]
+
 pub mod demo;
 pub mod entra;
 pub mod graph;

@@ -1,7 +1,7 @@
 //! The `freebusy` command: serve, query, check, demo.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -89,7 +89,7 @@ fn runtime_config(loaded: &LoadedConfig) -> RuntimeConfig {
     }
 }
 
-async fn load(config: &PathBuf) -> anyhow::Result<(LoadedConfig, Service)> {
+async fn load(config: &Path) -> anyhow::Result<(LoadedConfig, Service)> {
     let loaded = LoadedConfig::from_file(config)?;
     let runtime = Runtime::new(runtime_config(&loaded))?;
     let service = Service::from_config(&loaded, &runtime).await?;

@@ -7,22 +7,19 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, Context as _};
-use freebusy_core::api::{FreeBusyRequest, FreeBusyResponse, MailboxResult};
-use freebusy_core::model::{Availability, Block, MailboxError, Weekday, Window, WorkingHours, DAY_MS};
+use freebusy_core::api::{FreeBusyRequest, FreeBusyResponse};
+use freebusy_core::model::{Availability, Block, MailboxError, Weekday, WorkingHours};
+use freebusy_core::plan::{
+    assemble, plan, throttle_retry_delay_ms, MailboxAnswer, Piece, PieceResult, ProviderFailure,
+};
 use tokio::sync::Semaphore;
 
 use crate::config::LoadedConfig;
 use crate::runtime::bindings::exports::freebusy::provider::provider::Query;
 use crate::runtime::bindings::freebusy::provider::types as wit;
 use crate::runtime::outbound::normalize_origin;
+use crate::runtime::provider::failure;
 use crate::runtime::{keyvalue, CallContext, CallError, Provider, Runtime};
-
-/// Retries after a throttled answer, per provider call.
-const MAX_THROTTLE_RETRIES: u32 = 2;
-/// Longest wait honoured within one request; a longer Retry-After is reported instead.
-const MAX_RETRY_WAIT: Duration = Duration::from_secs(10);
-/// Back-off when the upstream throttled without saying for how long.
-const DEFAULT_BACKOFF: Duration = Duration::from_millis(500);
 
 /// A tenant ready to serve.
 pub struct Tenant {
@@ -31,8 +28,8 @@ pub struct Tenant {
     /// Its provider.
     pub provider: Arc<Provider>,
     ctx: CallContext,
-    max_mailboxes: usize,
-    max_window_ms: i64,
+    max_mailboxes: u32,
+    max_window_days: u32,
     calls: Semaphore,
 }
 
@@ -160,97 +157,26 @@ fn build_tenant(
     Ok(Tenant {
         name: name.to_string(),
         ctx: CallContext { settings, allowed_origins: allowed, kv: keyvalue::Store::default() },
-        max_mailboxes: max_mailboxes as usize,
-        max_window_ms: i64::from(info.limits.max_window_days.max(1)) * DAY_MS,
+        max_mailboxes,
+        max_window_days: info.limits.max_window_days,
         calls: Semaphore::new(section.max_concurrent_calls),
         provider,
     })
 }
 
-/// What one provider call returned for its mailboxes.
-type PieceResult = Result<Vec<wit::Schedule>, CallError>;
-
 impl Tenant {
-    /// Split, call, retry, and assemble.
+    /// Split by the provider's limits, call (concurrently, within the tenant's cap), retry
+    /// throttled calls, and assemble the answer.
     pub async fn freebusy(&self, req: &FreeBusyRequest) -> FreeBusyResponse {
-        let windows = req.window.split(self.max_window_ms);
-        let pieces: Vec<(&[String], Window)> = req
-            .mailboxes
-            .chunks(self.max_mailboxes)
-            .flat_map(|chunk| windows.iter().map(move |w| (chunk, *w)))
-            .collect();
-        let results = futures::future::join_all(
-            pieces.iter().map(|(chunk, window)| self.call_with_retries(chunk, *window, req.details)),
-        )
-        .await;
-
-        let mut blocks: HashMap<&str, Vec<Block>> = HashMap::new();
-        let mut hours: HashMap<&str, WorkingHours> = HashMap::new();
-        let mut errors: HashMap<&str, MailboxError> = HashMap::new();
-        for ((chunk, _), result) in pieces.iter().zip(results) {
-            match result {
-                Err(e) => {
-                    let err = call_error(&e);
-                    for m in chunk.iter() {
-                        errors.entry(m.as_str()).or_insert_with(|| err.clone());
-                    }
-                }
-                Ok(schedules) => {
-                    for m in chunk.iter() {
-                        // A mailbox the provider did not answer for is an error, never "free".
-                        let found = schedules.iter().find(|s| s.mailbox.eq_ignore_ascii_case(m));
-                        match found.map(|s| &s.outcome) {
-                            None => {
-                                errors.entry(m.as_str()).or_insert_with(|| {
-                                    MailboxError::new(
-                                        "provider-fault",
-                                        "the provider returned no schedule for this mailbox",
-                                    )
-                                });
-                            }
-                            Some(Err(e)) => {
-                                errors.entry(m.as_str()).or_insert_with(|| mailbox_error(e));
-                            }
-                            Some(Ok(s)) => {
-                                blocks
-                                    .entry(m.as_str())
-                                    .or_default()
-                                    .extend(s.blocks.iter().filter(|b| b.end > b.start).map(block));
-                                if let Some(wh) = &s.working_hours {
-                                    hours.entry(m.as_str()).or_insert_with(|| working_hours(wh));
-                                }
-                            }
-                        }
-                    }
-                }
-            }
-        }
-        let mailboxes = req
-            .mailboxes
-            .iter()
-            .map(|m| match errors.remove(m.as_str()) {
-                Some(e) => MailboxResult::from_error(m, e),
-                None => {
-                    let mut bs = blocks.remove(m.as_str()).unwrap_or_default();
-                    // An item spanning a window split comes back from both calls.
-                    bs.sort_by(|a, b| (a.start, a.end).cmp(&(b.start, b.end)));
-                    bs.dedup();
-                    MailboxResult::from_blocks(m, &bs, hours.remove(m.as_str()), req)
-                }
-            })
-            .collect();
-        FreeBusyResponse {
-            start: freebusy_core::api::format_instant(req.window.start),
-            end: freebusy_core::api::format_instant(req.window.end),
-            interval: req.interval_minutes,
-            mailboxes,
-        }
+        let pieces = plan(req, self.max_mailboxes, self.max_window_days);
+        let results = futures::future::join_all(pieces.iter().map(|p| self.call_with_retries(p, req.details))).await;
+        assemble(req, &pieces, results)
     }
 
-    async fn call_with_retries(&self, mailboxes: &[String], window: Window, details: bool) -> PieceResult {
+    async fn call_with_retries(&self, piece: &Piece, details: bool) -> PieceResult {
         let query = Query {
-            mailboxes: mailboxes.to_vec(),
-            window: wit::Window { start: window.start, end: window.end },
+            mailboxes: piece.mailboxes.clone(),
+            window: wit::Window { start: piece.window.start, end: piece.window.end },
             details,
         };
         let mut attempt = 0;
@@ -259,22 +185,22 @@ impl Tenant {
                 let _permit = self.calls.acquire().await.expect("semaphore never closed");
                 self.provider.get_schedules(&self.ctx, query.clone()).await
             };
-            match &result {
-                Err(CallError::Provider(wit::ProviderError::Throttled(after))) if attempt < MAX_THROTTLE_RETRIES => {
-                    let wait =
-                        after.map_or(DEFAULT_BACKOFF * 2u32.pow(attempt), |ms| Duration::from_millis(u64::from(ms)));
-                    if wait > MAX_RETRY_WAIT {
-                        return result;
+            match result {
+                Ok(schedules) => return Ok(schedules.iter().map(answer).collect()),
+                Err(CallError::Provider(wit::ProviderError::Throttled(after))) => {
+                    match throttle_retry_delay_ms(attempt, after) {
+                        Some(ms) => {
+                            tracing::info!(tenant = self.name.as_str(), wait_ms = ms, "upstream throttled; retrying");
+                            tokio::time::sleep(Duration::from_millis(ms)).await;
+                            attempt += 1;
+                        }
+                        None => return Err(ProviderFailure::Throttled(after).to_mailbox_error()),
                     }
-                    tracing::info!(tenant = self.name.as_str(), ?wait, "upstream throttled; retrying");
-                    tokio::time::sleep(wait).await;
-                    attempt += 1;
                 }
                 Err(e) => {
                     tracing::warn!(tenant = self.name.as_str(), error = %e, "provider call failed");
-                    return result;
+                    return Err(call_error(&e));
                 }
-                Ok(_) => return result,
             }
         }
     }
@@ -282,19 +208,22 @@ impl Tenant {
 
 /// A whole-call failure as the error of each mailbox in the call.
 fn call_error(e: &CallError) -> MailboxError {
-    let code = match e {
-        CallError::Provider(p) => match p {
-            wit::ProviderError::Throttled(_) => "throttled",
-            wit::ProviderError::AuthFailed(_) => "auth-failed",
-            wit::ProviderError::Misconfigured(_) => "misconfigured",
-            wit::ProviderError::Unavailable(_) => "unavailable",
-            wit::ProviderError::Unsupported(_) => "unsupported",
+    match e {
+        CallError::Provider(p) => failure(p).to_mailbox_error(),
+        CallError::OutboundDenied { .. } => MailboxError::new("outbound-denied", e.to_string()),
+        CallError::Timeout(_) => MailboxError::new("provider-timeout", e.to_string()),
+        CallError::Trap(_) => MailboxError::new("provider-fault", e.to_string()),
+    }
+}
+
+fn answer(s: &wit::Schedule) -> MailboxAnswer {
+    MailboxAnswer {
+        mailbox: s.mailbox.clone(),
+        outcome: match &s.outcome {
+            Ok(ms) => Ok((ms.blocks.iter().map(block).collect(), ms.working_hours.as_ref().map(working_hours))),
+            Err(e) => Err(mailbox_error(e)),
         },
-        CallError::OutboundDenied { .. } => "outbound-denied",
-        CallError::Timeout(_) => "provider-timeout",
-        CallError::Trap(_) => "provider-fault",
-    };
-    MailboxError::new(code, e.to_string())
+    }
 }
 
 fn mailbox_error(e: &wit::MailboxError) -> MailboxError {

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use freebusy_core::plan::ProviderFailure;
 use wasmtime::component::Component;
 use wasmtime::{Store, StoreLimitsBuilder, UpdateDeadline};
 
@@ -49,16 +50,20 @@ pub enum CallError {
     Trap(String),
 }
 
+/// The WIT provider error as core's, which words it the same way in the host and the edge.
+pub fn failure(e: &ProviderError) -> ProviderFailure {
+    match e {
+        ProviderError::Throttled(ms) => ProviderFailure::Throttled(*ms),
+        ProviderError::AuthFailed(m) => ProviderFailure::AuthFailed(m.clone()),
+        ProviderError::Misconfigured(m) => ProviderFailure::Misconfigured(m.clone()),
+        ProviderError::Unavailable(m) => ProviderFailure::Unavailable(m.clone()),
+        ProviderError::Unsupported(m) => ProviderFailure::Unsupported(m.clone()),
+    }
+}
+
 /// A provider error in words, for people.
 pub fn describe(error: &ProviderError) -> String {
-    match error {
-        ProviderError::Throttled(Some(ms)) => format!("the upstream throttled the request; retry after {ms} ms"),
-        ProviderError::Throttled(None) => "the upstream throttled the request".to_string(),
-        ProviderError::AuthFailed(m) => format!("authentication failed: {m}"),
-        ProviderError::Misconfigured(m) => format!("misconfigured: {m}"),
-        ProviderError::Unavailable(m) => format!("upstream unavailable: {m}"),
-        ProviderError::Unsupported(m) => format!("unsupported: {m}"),
-    }
+    failure(error).to_mailbox_error().message
 }
 
 /// A compiled, pre-instantiated provider.
