@@ -75,22 +75,30 @@ guest_env() {
   esac
 }
 
+# build            the provider components
+# build --edge     also the Spin edge component
+# build --test     also the edge and the test fixtures
 build() {
   install
-  local packages=(-p freebusy-graph)
-  if [ "${1:-}" = "--test" ]; then
-    packages+=(-p fixture-forbidden-host -p fixture-spin-forever -p fixture-no-io)
-  fi
+  local packages=(-p freebusy-graph) edge=no
+  case "${1:-}" in
+    --test) packages+=(-p fixture-forbidden-host -p fixture-spin-forever -p fixture-no-io); edge=yes ;;
+    --edge) edge=yes ;;
+  esac
   (
     eval "$(guest_env)"
     cd "$root/plugins"
     # shellcheck disable=SC2086
     cargo build --release --target "$target" $CARGO_GUEST_FLAGS "${packages[@]}"
+    if [ $edge = yes ]; then
+      cd "$root/edge"
+      # shellcheck disable=SC2086
+      cargo build --release --target "$target" $CARGO_GUEST_FLAGS
+    fi
   )
   mkdir -p "$out"
-  for wasm in "$root"/plugins/target/$target/release/*.wasm; do
-    cp -f "$wasm" "$out/"
-  done
+  cp -f "$root"/plugins/target/$target/release/*.wasm "$out/"
+  if [ $edge = yes ]; then cp -f "$root"/edge/target/$target/release/freebusy_edge.wasm "$out/"; fi
   ls -l "$out" >&2
 }
 

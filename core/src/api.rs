@@ -253,6 +253,43 @@ impl Problem {
     }
 }
 
+/// Parse a `/v1/freebusy` query string (`mailboxes=..&start=..&end=..`).
+pub fn parse_query_string(query: &str) -> Result<FreeBusyRequest, Problem> {
+    let pairs: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes()).into_owned().collect();
+    RawFreeBusyRequest::from_pairs(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))?.validate()
+}
+
+/// Parse a `POST /v1/freebusy` body, which must be JSON.
+pub fn parse_json_body(content_type: Option<&str>, body: &[u8]) -> Result<FreeBusyRequest, Problem> {
+    if !content_type.is_some_and(|v| v.trim_start().starts_with("application/json")) {
+        return Err(Problem::new(
+            415,
+            "unsupported-media-type",
+            "Unsupported media type",
+            "POST a JSON body with Content-Type: application/json",
+        ));
+    }
+    let raw: RawFreeBusyRequest = serde_json::from_slice(body).map_err(|e| {
+        Problem::new(
+            400,
+            "invalid-request",
+            "The request is invalid",
+            format!("the body is not a valid free/busy request: {e}"),
+        )
+    })?;
+    raw.validate()
+}
+
+/// Render an answer for an `Accept` header: iCalendar when `text/calendar` is accepted, else
+/// JSON. Returns the content type and the body. `now` is the iCalendar DTSTAMP.
+pub fn render(resp: &FreeBusyResponse, accept: Option<&str>, now: Timestamp) -> (&'static str, String) {
+    if accept.is_some_and(|a| a.contains("text/calendar")) {
+        ("text/calendar; charset=utf-8", crate::ical::render(resp, &format_instant(now)))
+    } else {
+        ("application/json", serde_json::to_string(resp).expect("responses serialize"))
+    }
+}
+
 /// Format an instant as RFC 3339 UTC (`2026-03-23T08:00:00Z`).
 pub fn format_instant(t: Timestamp) -> String {
     DateTime::<Utc>::from_timestamp_millis(t)

@@ -9,7 +9,7 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
-use freebusy_core::api::{FreeBusyRequest, Problem, RawFreeBusyRequest, PROBLEM_CONTENT_TYPE};
+use freebusy_core::api::{parse_json_body, parse_query_string, render, FreeBusyRequest, Problem, PROBLEM_CONTENT_TYPE};
 
 use crate::service::{Service, ServiceError};
 
@@ -35,33 +35,11 @@ fn problem(p: Problem) -> Response {
 }
 
 fn from_query(query: Option<String>) -> Result<FreeBusyRequest, Problem> {
-    let query = query.unwrap_or_default();
-    let pairs: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes()).into_owned().collect();
-    RawFreeBusyRequest::from_pairs(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))?.validate()
+    parse_query_string(query.as_deref().unwrap_or(""))
 }
 
 fn from_body(headers: &HeaderMap, body: &str) -> Result<FreeBusyRequest, Problem> {
-    let json = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/json"));
-    if !json {
-        return Err(Problem::new(
-            415,
-            "unsupported-media-type",
-            "Unsupported media type",
-            "POST a JSON body with Content-Type: application/json",
-        ));
-    }
-    let raw: RawFreeBusyRequest = serde_json::from_str(body).map_err(|e| {
-        Problem::new(
-            400,
-            "invalid-request",
-            "The request is invalid",
-            format!("the body is not a valid free/busy request: {e}"),
-        )
-    })?;
-    raw.validate()
+    parse_json_body(headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()), body.as_bytes())
 }
 
 async fn answer(
@@ -83,15 +61,9 @@ async fn answer(
             return problem(Problem::new(400, "no-default-tenant", "No default tenant", e.to_string()))
         }
     };
-    let wants_ical =
-        headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|v| v.contains("text/calendar"));
-    if wants_ical {
-        let now = freebusy_core::api::format_instant(chrono::Utc::now().timestamp_millis());
-        let body = freebusy_core::ical::render(&resp, &now);
-        ([(header::CONTENT_TYPE, "text/calendar; charset=utf-8")], body).into_response()
-    } else {
-        axum::Json(resp).into_response()
-    }
+    let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok());
+    let (content_type, body) = render(&resp, accept, chrono::Utc::now().timestamp_millis());
+    ([(header::CONTENT_TYPE, content_type)], body).into_response()
 }
 
 async fn freebusy_get(State(service): State<Arc<Service>>, headers: HeaderMap, RawQuery(query): RawQuery) -> Response {

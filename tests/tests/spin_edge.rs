@@ -1,0 +1,202 @@
+//! The edge component with the real provider components under the Spin runtime (`spin up`),
+//! against the emulator: same answers as the host, Spin's sandbox, token caching in Spin's
+//! key-value store.
+//!
+//! Spin is taken from PATH, else from `../shared/tools/spin` beside the repository. Without
+//! either the tests say so and pass without running (CI always has it).
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use freebusy_emulator::demo;
+use freebusy_tests::{components, demo_stack, get, get_with, repo_root};
+
+fn spin_binary() -> Option<PathBuf> {
+    let on_path = std::env::var_os("PATH")
+        .and_then(|paths| std::env::split_paths(&paths).map(|p| p.join("spin")).find(|p| p.is_file()));
+    on_path.or_else(|| Some(repo_root().join("../shared/tools/spin")).filter(|p| p.is_file()))
+}
+
+struct SpinApp {
+    child: Child,
+    url: String,
+    state: PathBuf,
+    /// From starting `spin up` to the first answer.
+    ready_after: Duration,
+}
+
+impl Drop for SpinApp {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.state);
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// `spin up` the manifest with the given variables; waits until it answers.
+async fn spin_up(spin: &Path, manifest: &Path, variables: &[(&str, &str)]) -> SpinApp {
+    components(); // builds the edge and the providers
+    let port = free_port();
+    let state = std::env::temp_dir().join(format!("freebusy-spin-{}-{port}", std::process::id()));
+    std::fs::create_dir_all(&state).unwrap();
+    let mut cmd = Command::new(spin);
+    cmd.args(["up", "--from"])
+        .arg(manifest)
+        .args(["--listen", &format!("127.0.0.1:{port}"), "--state-dir"])
+        .arg(&state);
+    for (name, value) in variables {
+        cmd.env(format!("SPIN_VARIABLE_{}", name.to_uppercase()), value);
+    }
+    let log = std::fs::File::create(state.join("spin.log")).unwrap();
+    cmd.stdout(Stdio::from(log.try_clone().unwrap())).stderr(Stdio::from(log)).stdin(Stdio::null());
+    let spawned = Instant::now();
+    let child = cmd.spawn().expect("start spin");
+    let url = format!("http://127.0.0.1:{port}");
+    let mut app = SpinApp { child, url, state, ready_after: Duration::ZERO };
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        if let Ok(resp) = reqwest::get(format!("{}/healthz", app.url)).await {
+            if resp.status() == 200 {
+                app.ready_after = spawned.elapsed();
+                return app;
+            }
+        }
+        if let Ok(Some(status)) = app.child.try_wait() {
+            panic!(
+                "spin exited ({status}): {}",
+                std::fs::read_to_string(app.state.join("spin.log")).unwrap_or_default()
+            );
+        }
+        assert!(
+            Instant::now() < deadline,
+            "spin did not start: {}",
+            std::fs::read_to_string(app.state.join("spin.log")).unwrap_or_default()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+fn demo_variables(emulator: &str) -> Vec<(&'static str, String)> {
+    vec![
+        ("tenant_id", demo::TENANT_ID.to_string()),
+        ("client_id", demo::CLIENT_ID.to_string()),
+        ("client_secret", demo::CLIENT_SECRET.to_string()),
+        ("authority", emulator.to_string()),
+        ("graph_base_url", emulator.to_string()),
+    ]
+}
+
+/// iCalendar bodies differ only in DTSTAMP (the time of rendering).
+fn without_dtstamp(body: &str) -> String {
+    body.lines().filter(|l| !l.starts_with("DTSTAMP:")).collect::<Vec<_>>().join("\n")
+}
+
+#[tokio::test]
+async fn the_edge_under_spin_answers_exactly_like_the_host() {
+    let Some(spin) = spin_binary() else {
+        eprintln!("skipped: no spin on PATH and no ../shared/tools/spin");
+        return;
+    };
+    let host = demo_stack().await;
+    let vars = demo_variables(&host.emulator.base_url);
+    let vars: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let edge = spin_up(&spin, &repo_root().join("spin.toml"), &vars).await;
+
+    let week = "start=2026-03-23T00:00:00Z&end=2026-03-31T00:00:00Z";
+    let queries = [
+        format!("mailboxes=adele.vance@contoso.com,megan.bowen@contoso.com,pradeep.gupta@contoso.com,room.adams@contoso.com&{week}"),
+        format!("mailboxes=adele.vance@contoso.com,nobody@contoso.com,room.adams@contoso.com&{week}&interval=60&details=true"),
+        "mailboxes=room.adams@contoso.com&start=2026-01-05T00:00:00Z&end=2026-04-05T00:00:00Z".to_string(),
+        // Bad input: the same problem bodies.
+        format!("{week}"),
+        "mailboxes=not-an-address&start=yesterday".to_string(),
+        format!("mailboxes=a@contoso.com&{week}&interval=3&colour=blue"),
+    ];
+    for q in &queries {
+        let (hs, hc, hb) = get(&format!("{}/v1/freebusy?{q}", host.api)).await;
+        let (es, ec, eb) = get(&format!("{}/v1/freebusy?{q}", edge.url)).await;
+        assert_eq!((hs, hc.as_str()), (es, ec.as_str()), "status/type differ for {q}");
+        let h: serde_json::Value = serde_json::from_str(&hb).unwrap();
+        let e: serde_json::Value = serde_json::from_str(&eb).unwrap_or_else(|_| panic!("edge body for {q}: {eb}"));
+        assert_eq!(h, e, "answers differ for {q}");
+    }
+    let q = format!("mailboxes=room.adams@contoso.com,nobody@contoso.com&{week}");
+    let (_, hc, hb) = get_with(&format!("{}/v1/freebusy?{q}", host.api), &[("accept", "text/calendar")]).await;
+    let (_, ec, eb) = get_with(&format!("{}/v1/freebusy?{q}", edge.url), &[("accept", "text/calendar")]).await;
+    assert_eq!(hc, ec);
+    assert_eq!(without_dtstamp(&hb), without_dtstamp(&eb));
+    assert!(eb.contains("BEGIN:VFREEBUSY"));
+
+    // Many queries each, one token each: the host keeps it in its key-value store, the provider
+    // under Spin in Spin's `default` store.
+    assert_eq!(host.emulator.stats().token_requests, 2);
+}
+
+#[tokio::test]
+async fn under_spin_a_provider_dependency_cannot_leave_its_allowed_hosts_or_see_variables() {
+    let Some(spin) = spin_binary() else {
+        eprintln!("skipped: no spin on PATH and no ../shared/tools/spin");
+        return;
+    };
+    let edge =
+        spin_up(&spin, &repo_root().join("tests/spin/forbidden-host.toml"), &[("upstream", "http://127.0.0.1:9")])
+            .await;
+    let (status, _, body) = get(&format!(
+        "{}/v1/freebusy?mailboxes=a@contoso.com&start=2026-03-23T00:00:00Z&end=2026-03-24T00:00:00Z",
+        edge.url
+    ))
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let message = v["mailboxes"][0]["error"]["message"].as_str().unwrap();
+    assert!(message.contains("denied: https://exfiltrate.example.net"), "{message}");
+    assert!(message.contains("environment variables visible: 0"), "{message}");
+    let log = std::fs::read_to_string(edge.state.join("spin.log")).unwrap_or_default();
+    eprintln!("spin log:\n{log}");
+}
+
+#[tokio::test]
+async fn spin_startup_and_request_times_are_reported() {
+    let Some(spin) = spin_binary() else {
+        eprintln!("skipped: no spin on PATH and no ../shared/tools/spin");
+        return;
+    };
+    let host = demo_stack().await;
+    let vars = demo_variables(&host.emulator.base_url);
+    let vars: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let edge = spin_up(&spin, &repo_root().join("spin.toml"), &vars).await;
+    let url = format!(
+        "{}/v1/freebusy?mailboxes=room.adams@contoso.com&start=2026-03-23T00:00:00Z&end=2026-03-31T00:00:00Z",
+        edge.url
+    );
+    let mut times = Vec::new();
+    for _ in 0..20 {
+        let started = Instant::now();
+        let (status, _, _) = get(&url).await;
+        assert_eq!(status, 200);
+        times.push(started.elapsed());
+    }
+    let sizes: Vec<String> = ["freebusy_edge.wasm", "freebusy_graph.wasm"]
+        .iter()
+        .map(|f| format!("{f} {} bytes", std::fs::metadata(components().join(f)).unwrap().len()))
+        .collect();
+    eprintln!(
+        "spin: ready {:?} after start; first freebusy {:?}; later p50 {:?}; {}",
+        edge.ready_after,
+        times[0],
+        {
+            let mut later = times[1..].to_vec();
+            later.sort();
+            later[later.len() / 2]
+        },
+        sizes.join(", ")
+    );
+    for f in ["freebusy_edge.wasm", "freebusy_graph.wasm"] {
+        assert!(std::fs::metadata(components().join(f)).unwrap().len() < 2 << 20, "{f} is over 2 MB");
+    }
+}
