@@ -80,7 +80,7 @@ guest_env() {
 # build --test     also the edge and the test fixtures
 build() {
   install
-  local packages=(-p freebusy-graph) edge=no
+  local packages=(-p freebusy-graph -p freebusy-ews) edge=no
   case "${1:-}" in
     --test) packages+=(-p fixture-forbidden-host -p fixture-spin-forever -p fixture-no-io); edge=yes ;;
     --edge) edge=yes ;;

@@ -17,6 +17,10 @@ pub const CLIENT_ID: &str = "3f9b2c71-8d4e-4a06-b5f3-2e7c1a9d0b84";
 pub const CLIENT_SECRET: &str = "demo~secret~Q8x2.not-a-real-credential";
 /// An app whose secret expired (AADSTS7000222).
 pub const EXPIRED_CLIENT_ID: &str = "a1c4e6f8-0b2d-4f6a-8c0e-2a4c6e8f0b2d";
+/// The EWS service account (Basic authentication on premises).
+pub const EWS_USER: &str = "svc-freebusy@contoso.com";
+/// Its password (an emulator-only demo value).
+pub const EWS_PASSWORD: &str = "demo~ews~Passw0rd";
 /// An app registered without any admin-consented permission (Graph answers 403).
 pub const UNCONSENTED_CLIENT_ID: &str = "b7d9f1a3-5c7e-4b9d-a1f3-5c7e9b1d3f5a";
 
@@ -395,6 +399,7 @@ pub fn tenant() -> Tenant {
                 secret: CLIENT_SECRET.into(),
                 secret_expires: far_future,
                 roles: vec!["Calendars.ReadBasic".into(), "User.Read.All".into(), "Place.Read.All".into()],
+                exchange_roles: vec!["full_access_as_app".into()],
             },
             App {
                 client_id: EXPIRED_CLIENT_ID.into(),
@@ -402,6 +407,7 @@ pub fn tenant() -> Tenant {
                 secret: "expired~secret".into(),
                 secret_expires: DateTime::<Utc>::from_timestamp(1_735_689_600, 0).expect("2025-01-01"),
                 roles: vec!["Calendars.Read".into()],
+                exchange_roles: vec![],
             },
             App {
                 client_id: UNCONSENTED_CLIENT_ID.into(),
@@ -409,8 +415,11 @@ pub fn tenant() -> Tenant {
                 secret: "unconsented~secret".into(),
                 secret_expires: far_future,
                 roles: vec![],
+                exchange_roles: vec![],
             },
         ],
         mailboxes: vec![adele, megan, pradeep, alex, diego, johanna, lee, lidia, nestor, patti, adams, baker, crystal],
+        ews_accounts: vec![(EWS_USER.into(), EWS_PASSWORD.into())],
+        ews_enabled: true,
     }
 }

@@ -160,14 +160,17 @@ pub async fn token(
     };
     let now = Utc::now();
     let expires = now + Duration::seconds(emu.token_lifetime_secs);
-    let access_token = jwt(resource, tenant, app, now, expires);
+    // Roles are those consented for the token's resource.
+    let roles =
+        if resource == "https://outlook.office365.com" { app.exchange_roles.clone() } else { app.roles.clone() };
+    let access_token = jwt(resource, tenant, app, &roles, now, expires);
     emu.tokens.lock().expect("token table").insert(
         access_token.clone(),
         IssuedToken {
             tenant_id: tenant.id.clone(),
             client_id: app.client_id.clone(),
             audience: resource.to_string(),
-            roles: app.roles.clone(),
+            roles,
             expires,
         },
     );
@@ -186,6 +189,7 @@ fn jwt(
     audience: &str,
     tenant: &crate::tenant::Tenant,
     app: &crate::tenant::App,
+    roles: &[String],
     now: DateTime<Utc>,
     expires: DateTime<Utc>,
 ) -> String {
@@ -199,7 +203,7 @@ fn jwt(
         "appid": app.client_id,
         "idtyp": "app",
         "oid": random_id(),
-        "roles": app.roles,
+        "roles": roles,
         "tid": tenant.id,
         "ver": "1.0",
     }));

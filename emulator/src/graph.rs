@@ -66,6 +66,10 @@ fn injected(fault: Fault) -> Response {
             "The service is temporarily unavailable.",
             retry_after,
         ),
+        // EWS faults are taken by the EWS endpoint only (State::next_fault filters them out).
+        Fault::EwsServerBusy { .. } => {
+            (StatusCode::SERVICE_UNAVAILABLE, "ServiceUnavailable", "The service is temporarily unavailable.", None)
+        }
     };
     let mut resp = graph_error(status, code, message);
     if let Some(seconds) = retry_after.and_then(|s| s.parse().ok()) {

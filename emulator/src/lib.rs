@@ -1,7 +1,7 @@
 //! freebusy-emulator: a stand-in for the Microsoft 365 services freebusy calls, for the demo and
 //! the tests. It behaves as `reference/microsoft-apis.md` documents (each handler cites the
 //! section): the identity platform v2 token endpoint ([`entra`]) and Graph `getSchedule`
-//! ([`graph`]), answering from a tenant model ([`tenant`], [`demo`]) rather than canned replies.
+//! ([`graph`]) and EWS GetUserAvailability ([`ews`]), answering from a tenant model ([`tenant`], [`demo`]) rather than canned replies.
 //!
 //! It is shaped by Microsoft's documented and observed behaviour, never by what freebusy's
 //! plugins happen to send. Faults (throttling, outages) are injected on demand through
@@ -12,6 +12,8 @@
 
 pub mod demo;
 pub mod entra;
+pub mod ews;
+pub mod ews_zone;
 pub mod graph;
 pub mod tenant;
 
@@ -34,6 +36,8 @@ pub enum Fault {
     Throttle { retry_after: Option<String> },
     /// 503 Service Unavailable, with `Retry-After` when given.
     Unavailable { retry_after: Option<String> },
+    /// EWS: an ErrorServerBusy SOAP fault with `BackOffMilliseconds` (reference §5).
+    EwsServerBusy { back_off_ms: u32 },
 }
 
 /// Request counters, for tests that check how often freebusy calls upstream.
@@ -43,6 +47,8 @@ pub struct Stats {
     pub token_requests: u64,
     /// Every getSchedule request.
     pub get_schedule_requests: u64,
+    /// Every EWS request.
+    pub ews_requests: u64,
 }
 
 /// What the emulator knows and counts.
@@ -51,8 +57,12 @@ pub struct State {
     pub(crate) tokens: Mutex<HashMap<String, entra::IssuedToken>>,
     pub(crate) faults: Mutex<VecDeque<Fault>>,
     pub(crate) token_lifetime_secs: i64,
+    pub(crate) ews_schema_dir: Option<std::path::PathBuf>,
+    pub(crate) ews_max_window_days: i64,
+    ews_bodies: Mutex<Vec<String>>,
     token_requests: AtomicU64,
     get_schedule_requests: AtomicU64,
+    ews_requests: AtomicU64,
 }
 
 impl State {
@@ -60,14 +70,32 @@ impl State {
         self.tenants.iter().find(|t| t.answers_to(name))
     }
 
+    /// The next queued Graph fault.
     pub(crate) fn next_fault(&self) -> Option<Fault> {
-        self.faults.lock().expect("fault queue").pop_front()
+        self.next_fault_where(|f| !matches!(f, Fault::EwsServerBusy { .. }))
+    }
+
+    /// The next queued fault that `wanted` accepts.
+    pub(crate) fn next_fault_where(&self, wanted: impl Fn(&Fault) -> bool) -> Option<Fault> {
+        let mut faults = self.faults.lock().expect("fault queue");
+        let at = faults.iter().position(wanted)?;
+        faults.remove(at)
+    }
+
+    /// Keep an EWS request body for tests (the last 200).
+    pub(crate) fn record_ews_request(&self, body: &str) {
+        let mut bodies = self.ews_bodies.lock().expect("ews bodies");
+        if bodies.len() >= 200 {
+            bodies.remove(0);
+        }
+        bodies.push(body.to_string());
     }
 
     fn stats(&self) -> Stats {
         Stats {
             token_requests: self.token_requests.load(Ordering::Relaxed),
             get_schedule_requests: self.get_schedule_requests.load(Ordering::Relaxed),
+            ews_requests: self.ews_requests.load(Ordering::Relaxed),
         }
     }
 }
@@ -79,11 +107,22 @@ pub struct Options {
     pub token_lifetime_secs: i64,
     /// Tenants to serve.
     pub tenants: Vec<Tenant>,
+    /// Where `messages.xsd` and `types.xsd` are; when set, EWS requests are validated with
+    /// xmllint and invalid ones get an ErrorSchemaValidation fault.
+    pub ews_schema_dir: Option<std::path::PathBuf>,
+    /// Longest GetUserAvailability window: 42 days on premises by default, 62 on Exchange Online
+    /// (reference §5 "Limits").
+    pub ews_max_window_days: i64,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Options { token_lifetime_secs: 3599, tenants: vec![demo::tenant()] }
+        Options {
+            token_lifetime_secs: 3599,
+            tenants: vec![demo::tenant()],
+            ews_schema_dir: None,
+            ews_max_window_days: 42,
+        }
     }
 }
 
@@ -103,8 +142,12 @@ impl Emulator {
             tokens: Mutex::new(HashMap::new()),
             faults: Mutex::new(VecDeque::new()),
             token_lifetime_secs: options.token_lifetime_secs,
+            ews_schema_dir: options.ews_schema_dir,
+            ews_max_window_days: options.ews_max_window_days,
+            ews_bodies: Mutex::new(Vec::new()),
             token_requests: AtomicU64::new(0),
             get_schedule_requests: AtomicU64::new(0),
+            ews_requests: AtomicU64::new(0),
         });
         let listener = tokio::net::TcpListener::bind(addr).await?;
         let base_url = format!("http://{}", listener.local_addr()?);
@@ -129,6 +172,11 @@ impl Emulator {
     pub fn stats(&self) -> Stats {
         self.state.stats()
     }
+
+    /// The EWS request bodies received so far (the last 200).
+    pub fn ews_requests(&self) -> Vec<String> {
+        self.state.ews_bodies.lock().expect("ews bodies").clone()
+    }
 }
 
 impl Drop for Emulator {
@@ -143,6 +191,9 @@ fn router(state: Arc<State>) -> Router {
     Router::new()
         .route("/{tenant}/oauth2/v2.0/token", post(entra::token))
         .route("/v1.0/users/{user}/calendar/getSchedule", post(graph::get_schedule))
+        // IIS paths are case-insensitive; clients use both spellings.
+        .route("/EWS/Exchange.asmx", post(ews::exchange_asmx))
+        .route("/ews/exchange.asmx", post(ews::exchange_asmx))
         .route("/_emulator/stats", get(stats))
         .route("/_emulator/faults", post(inject))
         .with_state(state)
@@ -166,4 +217,8 @@ pub(crate) fn count_token_request(state: &State) {
 
 pub(crate) fn count_get_schedule(state: &State) {
     state.get_schedule_requests.fetch_add(1, Ordering::Relaxed);
+}
+
+pub(crate) fn count_ews_request(state: &State) {
+    state.ews_requests.fetch_add(1, Ordering::Relaxed);
 }

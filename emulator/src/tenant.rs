@@ -167,8 +167,10 @@ pub struct App {
     pub secret: String,
     /// When the secret stops working (AADSTS7000222 afterwards).
     pub secret_expires: DateTime<Utc>,
-    /// Application permissions with admin consent.
+    /// Microsoft Graph application permissions with admin consent.
     pub roles: Vec<String>,
+    /// Office 365 Exchange Online application permissions (`full_access_as_app`).
+    pub exchange_roles: Vec<String>,
 }
 
 /// A tenant: directory, apps and mailboxes.
@@ -179,12 +181,30 @@ pub struct Tenant {
     pub display_name: String,
     pub apps: Vec<App>,
     pub mailboxes: Vec<Mailbox>,
+    /// Accounts EWS accepts with Basic authentication: (user principal name, password).
+    pub ews_accounts: Vec<(String, String)>,
+    /// `EWSEnabled`: when false, EWS answers HTTP 403 (reference §6).
+    pub ews_enabled: bool,
 }
 
 impl Tenant {
     /// Does `name` (GUID or domain, as in the token URL) name this tenant?
     pub fn answers_to(&self, name: &str) -> bool {
         self.id.eq_ignore_ascii_case(name) || self.domain.eq_ignore_ascii_case(name)
+    }
+
+    /// Does this Basic-auth user name and password belong to an EWS account? Accepts the UPN and
+    /// the `DOMAIN\\user` form.
+    pub fn ews_login(&self, user: &str, password: &str) -> bool {
+        let netbios = self.domain.split('.').next().unwrap_or_default();
+        self.ews_accounts.iter().any(|(upn, pw)| {
+            let local = upn.split('@').next().unwrap_or_default();
+            let matches_user = upn.eq_ignore_ascii_case(user)
+                || user
+                    .split_once('\\')
+                    .is_some_and(|(d, u)| d.eq_ignore_ascii_case(netbios) && u.eq_ignore_ascii_case(local));
+            matches_user && pw == password
+        })
     }
 
     /// A mailbox by SMTP address or object id.

@@ -55,11 +55,54 @@ graph_base_url = "{emulator}"
     )
 }
 
+/// TOML for one EWS tenant on the emulator with Basic authentication.
+pub fn ews_tenant(name: &str, emulator: &str, password: &str) -> String {
+    format!(
+        r#"
+[tenants.{name}]
+provider = "ews"
+[tenants.{name}.settings]
+ews_url = "{emulator}/EWS/Exchange.asmx"
+username = "{user}"
+password = "{password}"
+"#,
+        user = demo::EWS_USER
+    )
+}
+
+/// The EWS schemas (`../shared/reference/ews`), if present beside the repository.
+pub fn ews_schema_dir() -> Option<PathBuf> {
+    Some(repo_root().join("../shared/reference/ews")).filter(|d| d.join("messages.xsd").is_file())
+}
+
+/// Validate one SOAP body element (with its namespaces declared) against `messages.xsd`.
+pub fn xmllint(element: &str) -> Result<(), String> {
+    use std::io::Write;
+    let dir = ews_schema_dir().ok_or("no ../shared/reference/ews")?;
+    let mut child = Command::new("xmllint")
+        .args(["--noout", "--schema"])
+        .arg(dir.join("messages.xsd"))
+        .arg("-")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("xmllint: {e} (install libxml2-utils)"))?;
+    child.stdin.take().expect("stdin").write_all(element.as_bytes()).map_err(|e| e.to_string())?;
+    let out = child.wait_with_output().map_err(|e| e.to_string())?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).into_owned())
+    }
+}
+
 /// The `[providers.*]` section for the Graph component and every fixture.
 pub fn providers() -> String {
     let mut out = String::new();
     for (name, file) in [
         ("graph", "freebusy_graph.wasm"),
+        ("ews", "freebusy_ews.wasm"),
         ("forbidden_host", "fixture_forbidden_host.wasm"),
         ("spin_forever", "fixture_spin_forever.wasm"),
         ("no_io", "fixture_no_io.wasm"),
@@ -107,6 +150,11 @@ pub async fn start_with(options: Options, runtime: RuntimeConfig, tenants: impl 
         }
     });
     Stack { emulator, service, api, server }
+}
+
+/// Emulator options that validate EWS requests against the schemas when they are available.
+pub fn validating_options() -> Options {
+    Options { ews_schema_dir: ews_schema_dir(), ..Options::default() }
 }
 
 /// A stack with the demo tenant as `contoso` (the demo app's credentials).

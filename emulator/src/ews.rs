@@ -1,0 +1,454 @@
+//! Exchange Web Services: `POST /EWS/Exchange.asmx` with GetUserAvailability (reference §5),
+//! answered from the same tenant model as Graph. When the emulator knows where the schemas are
+//! (`Options::ews_schema_dir`), every request body is validated against `messages.xsd` with
+//! xmllint and rejected with an ErrorSchemaValidation fault, as Exchange does; responses follow
+//! the same schema (the tests validate them too).
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use base64::Engine as _;
+use chrono::{DateTime, Duration, NaiveDateTime, NaiveTime, Utc, Weekday};
+use quick_xml::escape::escape;
+
+use crate::ews_zone::{rules_of, RequestZone, Transition};
+use crate::tenant::{Instance, Mailbox, ShowAs, Tenant};
+use crate::{Fault, State as Emu};
+
+const SOAP_NS: &str = "http://schemas.xmlsoap.org/soap/envelope/";
+const TYPES_NS: &str = "http://schemas.microsoft.com/exchange/services/2006/types";
+const MESSAGES_NS: &str = "http://schemas.microsoft.com/exchange/services/2006/messages";
+/// Reference §5 "Limits": at most 100 mailboxes per request.
+const MAX_MAILBOXES: usize = 100;
+
+fn xml(status: StatusCode, body: String) -> Response {
+    (status, [(header::CONTENT_TYPE, "text/xml; charset=utf-8")], body).into_response()
+}
+
+fn envelope(body: &str) -> String {
+    // ServerVersionInfo as in the reference's Exchange 2013 example.
+    format!(
+        r#"<?xml version="1.0" encoding="utf-8"?><s:Envelope xmlns:s="{SOAP_NS}"><s:Header><h:ServerVersionInfo MajorVersion="15" MinorVersion="0" MajorBuildNumber="873" MinorBuildNumber="9" Version="V2_9" xmlns:h="{TYPES_NS}" xmlns="{TYPES_NS}" xmlns:xsd="http://www.w3.org/2001/XMLSchema" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"/></s:Header><s:Body>{body}</s:Body></s:Envelope>"#
+    )
+}
+
+/// A SOAP fault with HTTP 500, shaped like the ErrorServerBusy fault in reference §5.
+pub(crate) fn fault(code: &str, message: &str, back_off_ms: Option<u32>) -> Response {
+    let message = escape(message);
+    let back_off = back_off_ms
+        .map(|ms| format!(r#"<t:MessageXml xmlns:t="{TYPES_NS}"><t:Value Name="BackOffMilliseconds">{ms}</t:Value></t:MessageXml>"#))
+        .unwrap_or_default();
+    let errors = "http://schemas.microsoft.com/exchange/services/2006/errors";
+    let body = format!(
+        r#"<s:Fault><faultcode xmlns:a="{TYPES_NS}">a:{code}</faultcode><faultstring xml:lang="en-US">{message}</faultstring><detail><e:ResponseCode xmlns:e="{errors}">{code}</e:ResponseCode><e:Message xmlns:e="{errors}">{message}</e:Message>{back_off}</detail></s:Fault>"#
+    );
+    xml(StatusCode::INTERNAL_SERVER_ERROR, envelope(&body))
+}
+
+fn unauthorized() -> Response {
+    // On-premises EWS offers these schemes; the body is empty.
+    (
+        StatusCode::UNAUTHORIZED,
+        [
+            (header::WWW_AUTHENTICATE, "Basic realm=\"mail.contoso.com\""),
+            (header::WWW_AUTHENTICATE, "Negotiate"),
+            (header::WWW_AUTHENTICATE, "NTLM"),
+        ],
+        "",
+    )
+        .into_response()
+}
+
+enum Caller<'a> {
+    Basic(&'a Tenant),
+    AppOnly(&'a Tenant),
+}
+
+fn authenticate<'a>(emu: &'a Emu, headers: &HeaderMap) -> Result<Caller<'a>, Response> {
+    let auth = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).unwrap_or("");
+    if let Some(basic) = auth.strip_prefix("Basic ") {
+        let decoded =
+            base64::engine::general_purpose::STANDARD.decode(basic.trim()).ok().and_then(|b| String::from_utf8(b).ok());
+        let Some((user, password)) = decoded.as_deref().and_then(|d| d.split_once(':')) else {
+            return Err(unauthorized());
+        };
+        return emu.tenants.iter().find(|t| t.ews_login(user, password)).map(Caller::Basic).ok_or_else(unauthorized);
+    }
+    if let Some(bearer) = auth.strip_prefix("Bearer ") {
+        let token = emu.tokens.lock().expect("token table").get(bearer.trim()).cloned();
+        let token = token
+            .filter(|t| t.expires > Utc::now() && t.audience == "https://outlook.office365.com")
+            .ok_or_else(unauthorized)?;
+        if !token.roles.iter().any(|r| r == "full_access_as_app") {
+            return Err(fault("ErrorAccessDenied", "Access is denied. Check credentials and try again.", None));
+        }
+        return emu.tenant(&token.tenant_id).map(Caller::AppOnly).ok_or_else(unauthorized);
+    }
+    Err(unauthorized())
+}
+
+/// The body element's XML with the namespace declarations in scope, for xmllint.
+fn standalone(node: roxmltree::Node, text: &str) -> String {
+    let raw = &text[node.range()];
+    let tag_end = raw.find(|c: char| c.is_whitespace() || c == '>' || c == '/').unwrap_or(raw.len());
+    let declarations: String = node
+        .namespaces()
+        .filter_map(|ns| ns.name().map(|prefix| (prefix, ns.uri())))
+        .filter(|(prefix, _)| !raw[..raw.find('>').unwrap_or(raw.len())].contains(&format!("xmlns:{prefix}=")))
+        .map(|(prefix, uri)| format!(" xmlns:{prefix}=\"{uri}\""))
+        .collect();
+    format!("{}{declarations}{}", &raw[..tag_end], &raw[tag_end..])
+}
+
+async fn validate(emu: &Emu, element: String) -> Result<(), String> {
+    let Some(dir) = &emu.ews_schema_dir else { return Ok(()) };
+    let mut child = tokio::process::Command::new("xmllint")
+        .args(["--noout", "--schema"])
+        .arg(dir.join("messages.xsd"))
+        .arg("-")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("xmllint could not run: {e}"))?;
+    {
+        use tokio::io::AsyncWriteExt;
+        let mut stdin = child.stdin.take().expect("piped stdin");
+        stdin.write_all(element.as_bytes()).await.map_err(|e| e.to_string())?;
+    }
+    let out = child.wait_with_output().await.map_err(|e| e.to_string())?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).lines().next().unwrap_or("invalid").to_string())
+    }
+}
+
+fn child<'a, 'i>(node: roxmltree::Node<'a, 'i>, name: &str) -> Option<roxmltree::Node<'a, 'i>> {
+    node.children().find(|c| c.is_element() && c.tag_name().name() == name)
+}
+
+fn text<'a>(node: roxmltree::Node<'a, '_>, path: &[&str]) -> Option<&'a str> {
+    path.iter().try_fold(node, |n, name| child(n, name)).and_then(|n| n.text()).map(str::trim)
+}
+
+fn weekday(name: &str) -> Weekday {
+    match name {
+        "Monday" => Weekday::Mon,
+        "Tuesday" => Weekday::Tue,
+        "Wednesday" => Weekday::Wed,
+        "Thursday" => Weekday::Thu,
+        "Friday" => Weekday::Fri,
+        "Saturday" => Weekday::Sat,
+        _ => Weekday::Sun,
+    }
+}
+
+fn transition(node: Option<roxmltree::Node>) -> Transition {
+    let get = |name: &str| node.and_then(|n| text(n, &[name])).unwrap_or("0");
+    Transition {
+        bias: get("Bias").parse().unwrap_or(0),
+        time: NaiveTime::parse_from_str(get("Time"), "%H:%M:%S").unwrap_or(NaiveTime::MIN),
+        order: get("DayOrder").parse().unwrap_or(0),
+        month: get("Month").parse().unwrap_or(0),
+        weekday: weekday(get("DayOfWeek")),
+    }
+}
+
+/// The request's zone: `t:TimeZone`, else the `TimeZoneContext` header's named zone, else UTC.
+fn request_zone(request: roxmltree::Node, header: Option<roxmltree::Node>) -> RequestZone {
+    if let Some(tz) = child(request, "TimeZone") {
+        return RequestZone::Rules {
+            bias: text(tz, &["Bias"]).and_then(|b| b.parse().ok()).unwrap_or(0),
+            standard: transition(child(tz, "StandardTime")),
+            daylight: transition(child(tz, "DaylightTime")),
+        };
+    }
+    let named = header
+        .and_then(|h| child(h, "TimeZoneContext"))
+        .and_then(|c| child(c, "TimeZoneDefinition"))
+        .and_then(|d| d.attribute("Id"))
+        .and_then(freebusy_core::zones::windows_to_iana)
+        .and_then(|iana| iana.parse::<chrono_tz::Tz>().ok());
+    named.map_or_else(RequestZone::utc, RequestZone::Named)
+}
+
+fn parse_time(zone: &RequestZone, value: &str) -> Option<DateTime<Utc>> {
+    if let Ok(t) = DateTime::parse_from_rfc3339(value) {
+        return Some(t.with_timezone(&Utc));
+    }
+    NaiveDateTime::parse_from_str(value, "%Y-%m-%dT%H:%M:%S%.f").ok().map(|l| zone.to_utc(l))
+}
+
+/// `POST /EWS/Exchange.asmx`.
+pub async fn exchange_asmx(State(emu): State<Arc<Emu>>, headers: HeaderMap, body: Bytes) -> Response {
+    crate::count_ews_request(&emu);
+    let caller = match authenticate(&emu, &headers) {
+        Ok(c) => c,
+        Err(resp) => return resp,
+    };
+    let tenant = match caller {
+        Caller::Basic(t) | Caller::AppOnly(t) => t,
+    };
+    // EWSEnabled = false: the scream-test answer (reference §5 "Errors to emulate", §6).
+    if !tenant.ews_enabled {
+        return (StatusCode::FORBIDDEN, "").into_response();
+    }
+    if let Some(Fault::EwsServerBusy { back_off_ms }) =
+        emu.next_fault_where(|f| matches!(f, Fault::EwsServerBusy { .. }))
+    {
+        return fault(
+            "ErrorServerBusy",
+            "The server cannot service this request right now. Try again later.",
+            Some(back_off_ms),
+        );
+    }
+    let soap = String::from_utf8_lossy(&body).into_owned();
+    emu.record_ews_request(&soap);
+    let Ok(doc) = roxmltree::Document::parse(&soap) else {
+        return fault(
+            "ErrorSchemaValidation",
+            "The request failed schema validation: the XML is not well formed.",
+            None,
+        );
+    };
+    let envelope_node = doc.root_element();
+    let header_node = child(envelope_node, "Header");
+    let Some(request) = child(envelope_node, "Body").and_then(|b| b.children().find(|c| c.is_element())) else {
+        return fault("ErrorSchemaValidation", "The request failed schema validation: no SOAP Body.", None);
+    };
+    if let Err(why) = validate(&emu, standalone(request, &soap)).await {
+        return fault("ErrorSchemaValidation", &format!("The request failed schema validation: {why}"), None);
+    }
+    if request.tag_name().name() != "GetUserAvailabilityRequest" || request.tag_name().namespace() != Some(MESSAGES_NS)
+    {
+        return fault(
+            "ErrorInvalidRequest",
+            &format!("The emulator does not implement {}.", request.tag_name().name()),
+            None,
+        );
+    }
+    // App-only tokens must name a mailbox to act as (reference §5; ews-managed-api#245).
+    let impersonated =
+        header_node.and_then(|h| child(h, "ExchangeImpersonation")).and_then(|i| child(i, "ConnectingSID"));
+    if matches!(caller, Caller::AppOnly(_)) && impersonated.is_none() {
+        return fault(
+            "ErrorInvalidExchangeImpersonationHeaderData",
+            "ExchangeImpersonation SOAP header must be present for this type of OAuth token.",
+            None,
+        );
+    }
+    let zone = request_zone(request, header_node);
+    let mailboxes: Vec<&str> = child(request, "MailboxDataArray")
+        .map(|a| a.children().filter(|c| c.is_element()).filter_map(|m| text(m, &["Email", "Address"])).collect())
+        .unwrap_or_default();
+    if mailboxes.is_empty() {
+        return fault("ErrorMailboxDataArrayEmpty", "The MailboxData array is empty.", None);
+    }
+    if mailboxes.len() > MAX_MAILBOXES {
+        return fault(
+            "ErrorMailboxDataArrayTooBig",
+            &format!("There are too many target users in the EmailAddress array. The allowed size = {MAX_MAILBOXES}; the actual size = {}.", mailboxes.len()),
+            None,
+        );
+    }
+    let options = child(request, "FreeBusyViewOptions");
+    let window = options.and_then(|o| child(o, "TimeWindow"));
+    let (Some(start), Some(end)) = (
+        window.and_then(|w| text(w, &["StartTime"])).and_then(|t| parse_time(&zone, t)),
+        window.and_then(|w| text(w, &["EndTime"])).and_then(|t| parse_time(&zone, t)),
+    ) else {
+        return fault(
+            "ErrorInvalidTimeInterval",
+            "The time duration specified for FreeBusyViewOptions.TimeWindow is invalid.",
+            None,
+        );
+    };
+    if end <= start {
+        return fault(
+            "ErrorInvalidTimeInterval",
+            "The time duration specified for FreeBusyViewOptions.TimeWindow is invalid.",
+            None,
+        );
+    }
+    let days = ((end - start).num_minutes() + 24 * 60 - 1) / (24 * 60);
+    if days > emu.ews_max_window_days {
+        return fault(
+            "ErrorTimeIntervalTooBig",
+            &format!("The requested time duration specified for FreeBusyViewOptions.TimeWindow is too long. The allowed limit = {} days; the actual limit = {days} days.", emu.ews_max_window_days),
+            None,
+        );
+    }
+    let interval: i64 =
+        options.and_then(|o| text(o, &["MergedFreeBusyIntervalInMinutes"])).and_then(|i| i.parse().ok()).unwrap_or(30);
+    if !(5..=1440).contains(&interval) || interval > (end - start).num_minutes() {
+        return fault(
+            "ErrorInvalidMergedFreeBusyInterval",
+            "The specified merged free/busy interval is not valid. Specify an interval that is less than the free/busy time window and between 5 and 1440 minutes.",
+            None,
+        );
+    }
+    let view = options.and_then(|o| text(o, &["RequestedView"])).unwrap_or("FreeBusy");
+    let responses: String =
+        mailboxes.iter().map(|m| free_busy_response(tenant, m, start, end, interval, view, &zone)).collect();
+    let body = format!(
+        r#"<GetUserAvailabilityResponse xmlns="{MESSAGES_NS}"><FreeBusyResponseArray>{responses}</FreeBusyResponseArray></GetUserAvailabilityResponse>"#
+    );
+    xml(StatusCode::OK, envelope(&body))
+}
+
+fn free_busy_response(
+    tenant: &Tenant,
+    address: &str,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+    interval: i64,
+    view: &str,
+    zone: &RequestZone,
+) -> String {
+    let Some(m) = tenant.mailbox(address) else {
+        // Reference §5 "Per-mailbox failures": ErrorMailRecipientNotFound, ResponseClass Error.
+        let text = escape(format!(
+            "Microsoft.Exchange.InfoWorker.Common.Availability.MailRecipientNotFoundException: Unable to resolve e-mail address {address} to an Active Directory object."
+        ));
+        return format!(
+            r#"<FreeBusyResponse><ResponseMessage ResponseClass="Error"><MessageText>{text}</MessageText><ResponseCode>ErrorMailRecipientNotFound</ResponseCode><DescriptiveLinkKey>0</DescriptiveLinkKey></ResponseMessage><FreeBusyView><FreeBusyViewType xmlns="{TYPES_NS}">None</FreeBusyViewType></FreeBusyView></FreeBusyResponse>"#
+        );
+    };
+    // The mailbox decides what the caller sees: without shared details, Detailed views are
+    // downgraded (reference §5 "The server may downgrade the view").
+    let view = match (view, m.share_details) {
+        ("Detailed", false) => "FreeBusy",
+        ("DetailedMerged", false) => "FreeBusyMerged",
+        (v, _) => v,
+    };
+    let items = m.instances(start, end);
+    let merged = view
+        .contains("Merged")
+        .then(|| format!("<MergedFreeBusy>{}</MergedFreeBusy>", merged_free_busy(&items, start, end, interval)));
+    let events = (view != "MergedOnly").then(|| {
+        let list: String = items.iter().map(|i| calendar_event(i, m, view.starts_with("Detailed"), zone)).collect();
+        format!("<CalendarEventArray>{list}</CalendarEventArray>")
+    });
+    format!(
+        r#"<FreeBusyResponse><ResponseMessage ResponseClass="Success"><ResponseCode>NoError</ResponseCode></ResponseMessage><FreeBusyView><FreeBusyViewType xmlns="{TYPES_NS}">{view}</FreeBusyViewType>{merged}{events}{hours}</FreeBusyView></FreeBusyResponse>"#,
+        merged = merged
+            .map(|m| m.replacen("<MergedFreeBusy>", &format!(r#"<MergedFreeBusy xmlns="{TYPES_NS}">"#), 1))
+            .unwrap_or_default(),
+        events = events
+            .map(|e| e.replacen("<CalendarEventArray>", &format!(r#"<CalendarEventArray xmlns="{TYPES_NS}">"#), 1))
+            .unwrap_or_default(),
+        hours = working_hours(m, start),
+    )
+}
+
+/// MergedFreeBusy digits: 0 free, 1 tentative, 2 busy, 3 OOF, 4 no data; working elsewhere is 0
+/// (reference §5 "MergedFreeBusy"); the highest digit in a slot wins.
+fn merged_free_busy(items: &[Instance], start: DateTime<Utc>, end: DateTime<Utc>, interval: i64) -> String {
+    let mut out = String::new();
+    let mut slot = start;
+    while slot < end {
+        let slot_end = (slot + Duration::minutes(interval)).min(end);
+        let digit = items
+            .iter()
+            .filter(|i| i.start < slot_end && i.end > slot)
+            .map(|i| match i.show_as {
+                ShowAs::Free | ShowAs::WorkingElsewhere => 0,
+                ShowAs::Tentative => 1,
+                ShowAs::Busy => 2,
+                ShowAs::Oof => 3,
+            })
+            .max()
+            .unwrap_or(0);
+        out.push(char::from(b'0' + digit));
+        slot = slot_end;
+    }
+    out
+}
+
+fn busy_type(s: ShowAs) -> &'static str {
+    match s {
+        ShowAs::Free => "Free",
+        ShowAs::Tentative => "Tentative",
+        ShowAs::Busy => "Busy",
+        ShowAs::Oof => "OOF",
+        ShowAs::WorkingElsewhere => "WorkingElsewhere",
+    }
+}
+
+fn calendar_event(i: &Instance, m: &Mailbox, detailed: bool, zone: &RequestZone) -> String {
+    // Local wall-clock times in the request's zone, without an offset (reference §5).
+    let local = |t| zone.to_local(t).format("%Y-%m-%dT%H:%M:%S").to_string();
+    let details = detailed.then(|| {
+        let (subject, location) = if i.private {
+            (String::new(), String::new())
+        } else {
+            (format!("<Subject>{}</Subject>", escape(&i.subject)), format!("<Location>{}</Location>", escape(&i.location)))
+        };
+        format!(
+            "<CalendarEventDetails><ID>{id}</ID>{subject}{location}<IsMeeting>{meeting}</IsMeeting><IsRecurring>{recurring}</IsRecurring><IsException>false</IsException><IsReminderSet>{reminder}</IsReminderSet><IsPrivate>{private}</IsPrivate></CalendarEventDetails>",
+            id = crate::tenant::object_id(&format!("{}{}", m.address, i.start)).replace('-', "").to_uppercase(),
+            meeting = i.organizer != m.display_name,
+            recurring = i.recurring,
+            reminder = !i.all_day,
+            private = i.private,
+        )
+    });
+    format!(
+        "<CalendarEvent><StartTime>{}</StartTime><EndTime>{}</EndTime><BusyType>{}</BusyType>{}</CalendarEvent>",
+        local(i.start),
+        local(i.end),
+        busy_type(i.show_as),
+        details.unwrap_or_default()
+    )
+}
+
+fn serializable_time(t: &Transition) -> String {
+    let day = match t.weekday {
+        Weekday::Mon => "Monday",
+        Weekday::Tue => "Tuesday",
+        Weekday::Wed => "Wednesday",
+        Weekday::Thu => "Thursday",
+        Weekday::Fri => "Friday",
+        Weekday::Sat => "Saturday",
+        Weekday::Sun => "Sunday",
+    };
+    format!(
+        "<Bias>{}</Bias><Time>{}</Time><DayOrder>{}</DayOrder><Month>{}</Month><DayOfWeek>{day}</DayOfWeek>",
+        t.bias,
+        t.time.format("%H:%M:%S"),
+        t.order,
+        t.month
+    )
+}
+
+/// WorkingHours: the mailbox's own zone as bias and transitions, and its working period.
+fn working_hours(m: &Mailbox, at: DateTime<Utc>) -> String {
+    use chrono::{Datelike, Timelike};
+    let (bias, standard, daylight) = rules_of(m.time_zone, at.year());
+    let days: Vec<&str> = m
+        .work_days
+        .iter()
+        .map(|d| match d {
+            Weekday::Mon => "Monday",
+            Weekday::Tue => "Tuesday",
+            Weekday::Wed => "Wednesday",
+            Weekday::Thu => "Thursday",
+            Weekday::Fri => "Friday",
+            Weekday::Sat => "Saturday",
+            Weekday::Sun => "Sunday",
+        })
+        .collect();
+    let minutes = |t: NaiveTime| t.hour() * 60 + t.minute();
+    format!(
+        r#"<WorkingHours xmlns="{TYPES_NS}"><TimeZone><Bias>{bias}</Bias><StandardTime>{}</StandardTime><DaylightTime>{}</DaylightTime></TimeZone><WorkingPeriodArray><WorkingPeriod><DayOfWeek>{}</DayOfWeek><StartTimeInMinutes>{}</StartTimeInMinutes><EndTimeInMinutes>{}</EndTimeInMinutes></WorkingPeriod></WorkingPeriodArray></WorkingHours>"#,
+        serializable_time(&standard),
+        serializable_time(&daylight),
+        days.join(" "),
+        minutes(m.work_start),
+        minutes(m.work_end)
+    )
+}

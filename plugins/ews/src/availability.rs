@@ -1,0 +1,274 @@
+//! GetUserAvailability: send, parse, map errors (reference §5 "Response", "Errors to emulate").
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+use freebusy_provider_sdk::http::{self, Request, Response};
+use freebusy_provider_sdk::types::*;
+
+use crate::soap::{get_user_availability, AvailabilityRequest};
+use crate::xml::{parse, Node};
+use crate::{Auth, Connection};
+
+const SOAP_ACTION: &str = "http://schemas.microsoft.com/exchange/services/2006/messages/GetUserAvailability";
+const DAY_MS: i64 = 86_400_000;
+
+/// Free/busy for the query's mailboxes, split into windows the server accepts.
+pub(crate) fn get_schedules(conn: &Connection, q: &Query) -> Result<Vec<Schedule>, ProviderError> {
+    if q.window.end <= q.window.start {
+        return Err(ProviderError::Misconfigured("query window is empty".into()));
+    }
+    let mut merged: Vec<Result<MailboxSchedule, MailboxError>> =
+        q.mailboxes.iter().map(|_| Ok(MailboxSchedule { blocks: Vec::new(), working_hours: None })).collect();
+    let step = i64::from(conn.window_days) * DAY_MS;
+    let mut start = q.window.start;
+    while start < q.window.end {
+        let end = q.window.end.min(start + step);
+        let answers = call(conn, q, start, end)?;
+        for (slot, answer) in merged.iter_mut().zip(answers) {
+            match (slot.as_mut(), answer) {
+                (Ok(acc), Ok(part)) => {
+                    acc.blocks.extend(part.blocks);
+                    acc.working_hours = acc.working_hours.take().or(part.working_hours);
+                }
+                (Ok(_), Err(e)) => *slot = Err(e),
+                (Err(_), _) => {}
+            }
+        }
+        start = end;
+    }
+    Ok(q.mailboxes.iter().cloned().zip(merged).map(|(mailbox, outcome)| Schedule { mailbox, outcome }).collect())
+}
+
+fn utc_text(ms: i64) -> Result<String, ProviderError> {
+    DateTime::<Utc>::from_timestamp_millis(ms)
+        .map(|t| t.format("%Y-%m-%dT%H:%M:%S").to_string())
+        .ok_or_else(|| ProviderError::Misconfigured("query window is out of range".into()))
+}
+
+fn call(
+    conn: &Connection,
+    q: &Query,
+    start: i64,
+    end: i64,
+) -> Result<Vec<Result<MailboxSchedule, MailboxError>>, ProviderError> {
+    let impersonate = match &conn.auth {
+        Auth::AppOnly { anchor, .. } => Some(anchor.unwrap_or(&q.mailboxes[0])),
+        Auth::Basic { .. } => None,
+    };
+    let body = get_user_availability(&AvailabilityRequest {
+        server_version: conn.server_version,
+        impersonate,
+        mailboxes: &q.mailboxes,
+        start: &utc_text(start)?,
+        end: &utc_text(end)?,
+        detailed: q.details,
+    });
+    let resp = send(conn, impersonate, body)?;
+    match resp.status {
+        200 | 500 => {}
+        401 => {
+            return Err(ProviderError::AuthFailed(match conn.auth {
+                Auth::Basic { .. } => "Exchange rejected the service account's credentials (HTTP 401). Not retried, so the account is not locked out: check username and password, and that Basic authentication is enabled on the EWS virtual directory".into(),
+                Auth::AppOnly { .. } => "Exchange rejected the access token (HTTP 401): check that the app has full_access_as_app with admin consent".into(),
+            }))
+        }
+        403 => {
+            return Err(ProviderError::Unsupported(
+                "Exchange refused EWS (HTTP 403): EWS is disabled for this organisation, user or app. Exchange Online blocks EWS from 1 October 2026 unless the app is on EWSAllowedAppIDs and switches it off on 1 April 2027; use the Graph provider there".into(),
+            ))
+        }
+        429 | 503 => return Err(ProviderError::Throttled(http::retry_after_ms(resp.header("retry-after")))),
+        status => return Err(ProviderError::Unavailable(format!("Exchange answered HTTP {status}"))),
+    }
+    let root = parse(&resp.body).map_err(|e| {
+        ProviderError::Unavailable(format!("Exchange sent an unreadable answer (HTTP {}): {e}", resp.status))
+    })?;
+    let body =
+        root.child("Body").ok_or_else(|| ProviderError::Unavailable("Exchange's answer has no SOAP Body".into()))?;
+    if let Some(fault) = body.child("Fault") {
+        return Err(fault_error(fault));
+    }
+    let responses: Vec<&Node> = body
+        .path(&["GetUserAvailabilityResponse", "FreeBusyResponseArray"])
+        .map(|a| a.all("FreeBusyResponse").collect())
+        .unwrap_or_default();
+    // Responses match the request's mailboxes by position only (reference §5 "Structure").
+    if responses.len() != q.mailboxes.len() {
+        return Err(ProviderError::Unavailable(format!(
+            "Exchange answered for {} mailboxes, {} were asked",
+            responses.len(),
+            q.mailboxes.len()
+        )));
+    }
+    Ok(responses.into_iter().map(|r| mailbox_schedule(r, q.details)).collect())
+}
+
+fn send(conn: &Connection, anchor: Option<&str>, body: Vec<u8>) -> Result<Response, ProviderError> {
+    let mut retried_token = false;
+    loop {
+        let mut req = Request::new("POST", &conn.url)
+            .header("soapaction", SOAP_ACTION)
+            .body("text/xml; charset=utf-8", body.clone());
+        match &conn.auth {
+            Auth::Basic { header } => req = req.header("authorization", header.clone()),
+            Auth::AppOnly { credentials, .. } => {
+                req = req.header("authorization", format!("Bearer {}", credentials.token()?));
+                // App-only calls route by the impersonated mailbox (reference §5, EWS OAuth how-to).
+                if let Some(anchor) = anchor {
+                    req = req.header("x-anchormailbox", anchor);
+                }
+            }
+        }
+        let resp = http::send(&req).map_err(|e| ProviderError::Unavailable(format!("EWS: {e}")))?;
+        // A cached token can be revoked or expire early: one new token, never a loop. Basic
+        // credentials are never retried (retries lock accounts).
+        if let (401, Auth::AppOnly { credentials, .. }, false) = (resp.status, &conn.auth, retried_token) {
+            credentials.forget();
+            retried_token = true;
+            continue;
+        }
+        return Ok(resp);
+    }
+}
+
+/// A SOAP fault: ErrorServerBusy is throttling with BackOffMilliseconds; the rest is reported.
+fn fault_error(fault: &Node) -> ProviderError {
+    let code = fault
+        .path(&["detail", "ResponseCode"])
+        .map(|n| n.text.trim().to_string())
+        .or_else(|| fault.text_at(&["faultcode"]).map(|c| c.rsplit(':').next().unwrap_or(c).to_string()))
+        .unwrap_or_default();
+    let message = fault.text_at(&["faultstring"]).unwrap_or("").to_string();
+    if code == "ErrorServerBusy" {
+        let back_off = fault
+            .path(&["detail", "MessageXml"])
+            .and_then(|x| x.all("Value").find(|v| v.attr("Name") == Some("BackOffMilliseconds")))
+            .and_then(|v| v.text.trim().parse::<u32>().ok());
+        return ProviderError::Throttled(back_off);
+    }
+    match code.as_str() {
+        "ErrorTimeIntervalTooBig" => ProviderError::Misconfigured(format!("{code}: {message} (lower max_window_days)")),
+        "ErrorImpersonateUserDenied" | "ErrorImpersonationDenied" | "ErrorAccessDenied" => {
+            ProviderError::AuthFailed(format!("{code}: {message}"))
+        }
+        _ => ProviderError::Unavailable(format!("Exchange fault {code}: {message}")),
+    }
+}
+
+fn mailbox_schedule(r: &Node, details: bool) -> Result<MailboxSchedule, MailboxError> {
+    let message = r.child("ResponseMessage");
+    let class = message.and_then(|m| m.attr("ResponseClass")).unwrap_or("Success");
+    if class == "Error" {
+        let m = message.expect("class came from the message");
+        let code = m.text_at(&["ResponseCode"]).unwrap_or("").to_string();
+        let text = format!("{code}: {}", m.text_at(&["MessageText"]).unwrap_or(""));
+        return Err(match code.as_str() {
+            "ErrorMailRecipientNotFound" | "ErrorProxyRequestProcessingFailed" => MailboxError::NotFound(text),
+            "ErrorNoFreeBusyAccess" => MailboxError::AccessDenied(text),
+            _ => MailboxError::Other(text),
+        });
+    }
+    let view =
+        r.child("FreeBusyView").ok_or_else(|| MailboxError::Other("Exchange returned no FreeBusyView".into()))?;
+    let mut blocks = Vec::new();
+    for event in view.child("CalendarEventArray").into_iter().flat_map(|a| a.all("CalendarEvent")) {
+        let start = time(event.text_at(&["StartTime"]))?;
+        let end = time(event.text_at(&["EndTime"]))?;
+        let status = match event.text_at(&["BusyType"]).unwrap_or("") {
+            "Free" => Availability::Free,
+            "Tentative" => Availability::Tentative,
+            "Busy" => Availability::Busy,
+            "OOF" => Availability::OutOfOffice,
+            "WorkingElsewhere" => Availability::WorkingElsewhere,
+            _ => Availability::Unknown,
+        };
+        let d = event.child("CalendarEventDetails");
+        let is_private = d.and_then(|d| d.text_at(&["IsPrivate"])) == Some("true");
+        let keep = |name: &str| {
+            (details && !is_private)
+                .then(|| d.and_then(|d| d.text_at(&[name])).filter(|s| !s.is_empty()).map(String::from))
+                .flatten()
+        };
+        blocks.push(BusyBlock { start, end, status, subject: keep("Subject"), location: keep("Location"), is_private });
+    }
+    Ok(MailboxSchedule {
+        blocks,
+        working_hours: view.child("WorkingHours").and_then(crate::availability::working_hours),
+    })
+}
+
+/// Naive times are UTC because the request's time zone is UTC; an explicit offset is honoured.
+fn time(text: Option<&str>) -> Result<i64, MailboxError> {
+    let text = text.ok_or_else(|| MailboxError::Other("calendar event without a time".into()))?;
+    if let Ok(t) = DateTime::parse_from_rfc3339(text) {
+        return Ok(t.timestamp_millis());
+    }
+    NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S%.f")
+        .map(|t| t.and_utc().timestamp_millis())
+        .map_err(|_| MailboxError::Other(format!("unreadable time '{text}' from Exchange")))
+}
+
+/// Working hours: days and minutes as given; the zone only when it is a fixed offset (EWS gives
+/// a bias and transition rules, not a zone name), as `Etc/GMT±N`.
+pub(crate) fn working_hours(wh: &Node) -> Option<WorkingHours> {
+    let tz = wh.child("TimeZone")?;
+    let bias: i32 = tz.text_at(&["Bias"])?.parse().ok()?;
+    let std_bias: i32 = tz.text_at(&["StandardTime", "Bias"]).and_then(|b| b.parse().ok()).unwrap_or(0);
+    let dst_bias: i32 = tz.text_at(&["DaylightTime", "Bias"]).and_then(|b| b.parse().ok()).unwrap_or(0);
+    if std_bias != dst_bias || (bias + std_bias) % 60 != 0 {
+        return None;
+    }
+    // UTC = local + bias, so the offset is -bias; Etc/GMT signs are inverted by convention.
+    let hours = (bias + std_bias) / 60;
+    let time_zone = match hours {
+        0 => "Etc/UTC".to_string(),
+        h if h > 0 => format!("Etc/GMT+{h}"),
+        h => format!("Etc/GMT{h}"),
+    };
+    let period = wh.path(&["WorkingPeriodArray", "WorkingPeriod"])?;
+    let days = period
+        .text_at(&["DayOfWeek"])?
+        .split_whitespace()
+        .filter_map(|d| match d {
+            "Monday" => Some(Weekday::Monday),
+            "Tuesday" => Some(Weekday::Tuesday),
+            "Wednesday" => Some(Weekday::Wednesday),
+            "Thursday" => Some(Weekday::Thursday),
+            "Friday" => Some(Weekday::Friday),
+            "Saturday" => Some(Weekday::Saturday),
+            "Sunday" => Some(Weekday::Sunday),
+            _ => None,
+        })
+        .collect();
+    Some(WorkingHours {
+        days,
+        start_minute: period.text_at(&["StartTimeInMinutes"])?.parse().ok()?,
+        end_minute: period.text_at(&["EndTimeInMinutes"])?.parse().ok()?,
+        time_zone,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn server_busy_fault_is_throttling_with_the_back_off() {
+        // The fault body exchangelib captured (reference §5 "Errors to emulate").
+        let xml = br#"<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body><s:Fault><faultcode xmlns:a="http://schemas.microsoft.com/exchange/services/2006/types">a:ErrorServerBusy</faultcode>
+   <faultstring xml:lang="en-US">The server cannot service this request right now. Try again later.</faultstring>
+   <detail><e:ResponseCode xmlns:e="http://schemas.microsoft.com/exchange/services/2006/errors">ErrorServerBusy</e:ResponseCode>
+    <e:Message xmlns:e="http://schemas.microsoft.com/exchange/services/2006/errors">The server cannot service this request right now. Try again later.</e:Message>
+    <t:MessageXml xmlns:t="http://schemas.microsoft.com/exchange/services/2006/types"><t:Value Name="BackOffMilliseconds">297749</t:Value></t:MessageXml>
+   </detail></s:Fault></s:Body></s:Envelope>"#;
+        let root = parse(xml).unwrap();
+        let fault = root.path(&["Body", "Fault"]).unwrap();
+        assert!(matches!(fault_error(fault), ProviderError::Throttled(Some(297_749))));
+    }
+
+    #[test]
+    fn naive_times_are_utc_and_offsets_are_honoured() {
+        assert_eq!(time(Some("2014-02-13T08:00:00")).unwrap(), 1_392_278_400_000);
+        assert_eq!(time(Some("2006-10-16T06:00:00-07:00")).unwrap(), 1_161_003_600_000);
+        assert!(time(Some("13/02/2014")).is_err());
+    }
+}

@@ -1,0 +1,156 @@
+//! freebusy-ews: the Exchange Web Services provider component (GetUserAvailability).
+//!
+//! For Exchange Server on premises (Basic authentication) and, until Microsoft switches EWS off
+//! there, Exchange Online (OAuth app-only with impersonation). Facts from
+//! `reference/microsoft-apis.md` §5 (GetUserAvailability) and §6 (retirement, impersonation),
+//! and the schemas in `reference/ews/`.
+
+// Natively only the unit tests build; the Guest impl is exported on wasm alone.
+#![cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+
+mod availability;
+mod soap;
+mod xml;
+
+use base64::Engine as _;
+use freebusy_provider_sdk::entra::ClientCredentials;
+use freebusy_provider_sdk::settings::Settings as Config;
+use freebusy_provider_sdk::types::*;
+
+/// EWS takes up to 100 mailboxes per GetUserAvailability (reference §5 "Limits").
+pub const MAX_MAILBOXES: u32 = 100;
+/// The longest window any Exchange accepts (Exchange Online: 62 days). On premises the default
+/// is 42; the `max_window_days` setting splits further inside the provider.
+pub const MAX_WINDOW_DAYS: u32 = 62;
+const DEFAULT_SERVER_WINDOW_DAYS: u32 = 42;
+
+const DEFAULT_AUTHORITY: &str = "https://login.microsoftonline.com";
+const EXCHANGE_ONLINE_SCOPE: &str = "https://outlook.office365.com/.default";
+
+/// How the provider authenticates.
+pub(crate) enum Auth<'a> {
+    /// On-premises Basic authentication with a service account.
+    Basic { header: String },
+    /// App-only OAuth (`full_access_as_app`), impersonating a mailbox per call.
+    AppOnly { credentials: ClientCredentials<'a>, anchor: Option<&'a str> },
+}
+
+/// Settings resolved for one call.
+pub(crate) struct Connection<'a> {
+    pub url: String,
+    pub auth: Auth<'a>,
+    pub server_version: &'a str,
+    pub window_days: u32,
+}
+
+fn connection<'a>(s: &'a Config<'a>, authority: &'a str) -> Result<Connection<'a>, ProviderError> {
+    let url = s.url("ews_url", "")?;
+    let auth = match s.get("auth").unwrap_or("basic") {
+        "basic" => {
+            let user = s.required("username")?;
+            let password = s.required("password")?;
+            let token = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+            Auth::Basic { header: format!("Basic {token}") }
+        }
+        "oauth" => Auth::AppOnly {
+            credentials: ClientCredentials {
+                authority,
+                tenant: s.required("tenant_id")?,
+                client_id: s.required("client_id")?,
+                client_secret: s.required("client_secret")?,
+                scope: s.get("oauth_scope").unwrap_or(EXCHANGE_ONLINE_SCOPE),
+            },
+            anchor: s.get("impersonate_mailbox"),
+        },
+        other => {
+            return Err(ProviderError::Misconfigured(format!(
+                "setting 'auth' must be 'basic' or 'oauth', not '{other}'"
+            )))
+        }
+    };
+    let window_days = match s.get("max_window_days") {
+        None => DEFAULT_SERVER_WINDOW_DAYS,
+        Some(v) => v.parse::<u32>().ok().filter(|d| (1..=MAX_WINDOW_DAYS).contains(d)).ok_or_else(|| {
+            ProviderError::Misconfigured(format!("setting 'max_window_days' must be 1..={MAX_WINDOW_DAYS}"))
+        })?,
+    };
+    Ok(Connection { url, auth, server_version: s.get("server_version").unwrap_or("Exchange2013"), window_days })
+}
+
+fn setting(name: &str, description: &str, required: bool, secret: bool, default: Option<&str>) -> SettingSpec {
+    SettingSpec {
+        name: name.into(),
+        description: description.into(),
+        required,
+        secret,
+        default_value: default.map(String::from),
+    }
+}
+
+struct Ews;
+
+impl freebusy_provider_sdk::Guest for Ews {
+    fn describe() -> ProviderInfo {
+        ProviderInfo {
+            name: "ews".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+            description: "Exchange free/busy through EWS GetUserAvailability (Exchange Server on premises; Exchange Online until EWS is retired there)".into(),
+            limits: Limits { max_mailboxes: MAX_MAILBOXES, max_window_days: MAX_WINDOW_DAYS },
+            settings: vec![
+                setting("ews_url", "EWS endpoint, e.g. https://mail.contoso.com/EWS/Exchange.asmx", true, false, None),
+                setting("auth", "basic (on premises) or oauth (app-only, Exchange Online)", false, false, Some("basic")),
+                setting("username", "basic: service account (user@domain or DOMAIN\\user)", false, false, None),
+                setting("password", "basic: the service account's password", false, true, None),
+                setting("tenant_id", "oauth: directory (tenant) ID", false, false, None),
+                setting("client_id", "oauth: application (client) ID with full_access_as_app", false, false, None),
+                setting("client_secret", "oauth: client secret value", false, true, None),
+                setting("authority", "oauth: identity platform host", false, false, Some(DEFAULT_AUTHORITY)),
+                setting("oauth_scope", "oauth: token scope", false, false, Some(EXCHANGE_ONLINE_SCOPE)),
+                setting("impersonate_mailbox", "oauth: mailbox to impersonate (default: the first requested)", false, false, None),
+                setting("max_window_days", "longest window the server accepts per call (on premises 42; Exchange Online 62)", false, false, Some("42")),
+                setting("server_version", "RequestServerVersion (Exchange2013 or later returns WorkingElsewhere)", false, false, Some("Exchange2013")),
+            ],
+            endpoint_settings: vec!["ews_url".into(), "authority".into()],
+        }
+    }
+
+    fn get_schedules(settings: Settings, q: Query) -> Result<Vec<Schedule>, ProviderError> {
+        let s = Config::new(&settings);
+        let authority = s.url("authority", DEFAULT_AUTHORITY)?;
+        let conn = connection(&s, &authority)?;
+        availability::get_schedules(&conn, &q)
+    }
+
+    fn search_directory(_: Settings, _: String, _: EntryKind, _: u32) -> Result<Vec<DirectoryEntry>, ProviderError> {
+        Err(ProviderError::Unsupported(
+            "directory search (ResolveNames, GetRooms) is not implemented in this provider version yet".into(),
+        ))
+    }
+
+    fn check(settings: Settings) -> Result<Health, ProviderError> {
+        let s = Config::new(&settings);
+        let authority = s.url("authority", DEFAULT_AUTHORITY)?;
+        let conn = connection(&s, &authority)?;
+        if let Auth::AppOnly { credentials, .. } = &conn.auth {
+            let token = credentials.token()?;
+            let granted = freebusy_provider_sdk::entra::token_permissions(&token);
+            let missing = if granted.iter().any(|r| r == "full_access_as_app") {
+                Vec::new()
+            } else {
+                vec!["full_access_as_app (Office 365 Exchange Online application permission, with admin consent)"
+                    .to_string()]
+            };
+            return Ok(Health { summary: "token acquired".into(), granted, missing });
+        }
+        Ok(Health {
+            summary: format!("settings valid for {}", freebusy_provider_sdk::http::origin(&conn.url)),
+            granted: Vec::new(),
+            missing: Vec::new(),
+        })
+    }
+}
+
+// Only on wasm: the export symbols (`freebusy:provider/provider@0.1.0#...`) do not link natively,
+// and native builds exist only for unit tests.
+#[cfg(target_arch = "wasm32")]
+freebusy_provider_sdk::export!(Ews);

@@ -1,0 +1,126 @@
+//! The GetUserAvailability request, written with quick-xml so that every address and value is
+//! escaped. Shape from messages.xsd/types.xsd (reference/ews) and microsoft-apis.md §5.
+
+use quick_xml::events::BytesText;
+use quick_xml::Writer;
+
+const SOAP: &str = "http://schemas.xmlsoap.org/soap/envelope/";
+const TYPES: &str = "http://schemas.microsoft.com/exchange/services/2006/types";
+const MESSAGES: &str = "http://schemas.microsoft.com/exchange/services/2006/messages";
+
+/// What to ask.
+pub struct AvailabilityRequest<'a> {
+    /// `RequestServerVersion`: Exchange2013 or later, so WorkingElsewhere is returned.
+    pub server_version: &'a str,
+    /// App-only OAuth: the mailbox to impersonate (`ExchangeImpersonation`).
+    pub impersonate: Option<&'a str>,
+    pub mailboxes: &'a [String],
+    /// Window start and end as UTC wall-clock text (`YYYY-MM-DDTHH:MM:SS`).
+    pub start: &'a str,
+    pub end: &'a str,
+    /// `Detailed` (subjects where allowed) or `FreeBusy`.
+    pub detailed: bool,
+}
+
+type W = Writer<Vec<u8>>;
+
+fn text(w: &mut W, name: &str, value: &str) -> std::io::Result<()> {
+    w.create_element(name).write_text_content(BytesText::new(value))?;
+    Ok(())
+}
+
+/// A SerializableTimeZone for UTC: bias 0 and identical standard and daylight periods, so the
+/// server's answers are UTC wall-clock times (reference §5 "Times in the response").
+fn utc_time_zone(w: &mut W) -> std::io::Result<()> {
+    w.create_element("t:TimeZone").write_inner_content(|w| {
+        text(w, "t:Bias", "0")?;
+        for period in ["t:StandardTime", "t:DaylightTime"] {
+            w.create_element(period).write_inner_content(|w| {
+                text(w, "t:Bias", "0")?;
+                text(w, "t:Time", "00:00:00")?;
+                text(w, "t:DayOrder", "1")?;
+                text(w, "t:Month", "1")?;
+                text(w, "t:DayOfWeek", "Sunday")
+            })?;
+        }
+        Ok(())
+    })?;
+    Ok(())
+}
+
+/// The whole SOAP envelope.
+pub fn get_user_availability(req: &AvailabilityRequest) -> Vec<u8> {
+    let mut w = Writer::new(Vec::new());
+    let written: std::io::Result<()> = (|| {
+        w.get_mut().extend_from_slice(br#"<?xml version="1.0" encoding="utf-8"?>"#);
+        w.create_element("soap:Envelope")
+            .with_attributes([("xmlns:soap", SOAP), ("xmlns:t", TYPES), ("xmlns:m", MESSAGES)])
+            .write_inner_content(|w| {
+                w.create_element("soap:Header").write_inner_content(|w| {
+                    w.create_element("t:RequestServerVersion")
+                        .with_attribute(("Version", req.server_version))
+                        .write_empty()?;
+                    if let Some(mailbox) = req.impersonate {
+                        w.create_element("t:ExchangeImpersonation").write_inner_content(|w| {
+                            w.create_element("t:ConnectingSID")
+                                .write_inner_content(|w| text(w, "t:SmtpAddress", mailbox))?;
+                            Ok(())
+                        })?;
+                    }
+                    Ok(())
+                })?;
+                w.create_element("soap:Body").write_inner_content(|w| {
+                    w.create_element("m:GetUserAvailabilityRequest").write_inner_content(|w| {
+                        utc_time_zone(w)?;
+                        w.create_element("m:MailboxDataArray").write_inner_content(|w| {
+                            for mailbox in req.mailboxes {
+                                w.create_element("t:MailboxData").write_inner_content(|w| {
+                                    w.create_element("t:Email")
+                                        .write_inner_content(|w| text(w, "t:Address", mailbox))?;
+                                    text(w, "t:AttendeeType", "Required")?;
+                                    text(w, "t:ExcludeConflicts", "false")
+                                })?;
+                            }
+                            Ok(())
+                        })?;
+                        w.create_element("t:FreeBusyViewOptions").write_inner_content(|w| {
+                            w.create_element("t:TimeWindow").write_inner_content(|w| {
+                                text(w, "t:StartTime", req.start)?;
+                                text(w, "t:EndTime", req.end)
+                            })?;
+                            text(w, "t:MergedFreeBusyIntervalInMinutes", "30")?;
+                            text(w, "t:RequestedView", if req.detailed { "Detailed" } else { "FreeBusy" })
+                        })?;
+                        Ok(())
+                    })?;
+                    Ok(())
+                })?;
+                Ok(())
+            })?;
+        Ok(())
+    })();
+    written.expect("writing to a Vec cannot fail");
+    w.into_inner()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addresses_are_escaped_and_impersonation_is_optional() {
+        let mailboxes = vec!["o'neil&co@contoso.com".to_string()];
+        let req = AvailabilityRequest {
+            server_version: "Exchange2013",
+            impersonate: None,
+            mailboxes: &mailboxes,
+            start: "2026-03-23T00:00:00",
+            end: "2026-03-24T00:00:00",
+            detailed: false,
+        };
+        let xml = String::from_utf8(get_user_availability(&req)).unwrap();
+        assert!(xml.contains("<t:Address>o&apos;neil&amp;co@contoso.com</t:Address>"), "{xml}");
+        assert!(!xml.contains("ExchangeImpersonation"));
+        assert!(xml.contains("<t:RequestedView>FreeBusy</t:RequestedView>"));
+    }
+}

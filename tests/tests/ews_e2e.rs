@@ -1,0 +1,238 @@
+//! The EWS provider component in the real host against the emulator's EWS endpoint, which
+//! validates every request against `messages.xsd` (reference/ews) when the schemas are present.
+
+use freebusy_core::api::{FreeBusyResponse, MailboxResult};
+use freebusy_emulator::{demo, Fault, Options};
+use freebusy_host::runtime::RuntimeConfig;
+use freebusy_tests::{ews_schema_dir, ews_tenant, get, graph_tenant, start_with, validating_options, xmllint, Stack};
+
+const WEEK: &str = "start=2026-03-23T00:00:00Z&end=2026-03-31T00:00:00Z";
+const PEOPLE: &str = "adele.vance@contoso.com,megan.bowen@contoso.com,pradeep.gupta@contoso.com,room.adams@contoso.com,nobody@contoso.com";
+
+async fn ews_stack(password: &str) -> Stack {
+    start_with(validating_options(), RuntimeConfig::default(), |url| {
+        format!(
+            "{}{}",
+            graph_tenant("contoso", url, demo::CLIENT_ID, demo::CLIENT_SECRET),
+            ews_tenant("onprem", url, password)
+        )
+    })
+    .await
+}
+
+async fn ask(api: &str, tenant: &str, query: &str) -> FreeBusyResponse {
+    let (status, _, body) = get(&format!("{api}/v1/tenants/{tenant}/freebusy?{query}")).await;
+    assert_eq!(status, 200, "{body}");
+    serde_json::from_str(&body).unwrap()
+}
+
+fn error_code(m: &MailboxResult) -> Option<&str> {
+    m.error.as_ref().map(|e| e.code.as_str())
+}
+
+/// The `m:GetUserAvailabilityRequest` element of a captured envelope, made standalone.
+fn body_element(envelope: &str) -> String {
+    let start = envelope.find("<m:GetUserAvailabilityRequest").expect("a GetUserAvailability request");
+    let end =
+        envelope.find("</m:GetUserAvailabilityRequest>").expect("closed") + "</m:GetUserAvailabilityRequest>".len();
+    envelope[start..end].replacen(
+        "<m:GetUserAvailabilityRequest",
+        r#"<m:GetUserAvailabilityRequest xmlns:m="http://schemas.microsoft.com/exchange/services/2006/messages" xmlns:t="http://schemas.microsoft.com/exchange/services/2006/types""#,
+        1,
+    )
+}
+
+#[tokio::test]
+async fn ews_and_graph_give_identical_blocks_for_the_same_tenant() {
+    let stack = ews_stack(demo::EWS_PASSWORD).await;
+    for query in [
+        format!("mailboxes={PEOPLE}&{WEEK}"),
+        format!("mailboxes={PEOPLE}&start=2026-01-05T00:00:00Z&end=2026-04-05T00:00:00Z"),
+    ] {
+        let graph = ask(&stack.api, "contoso", &query).await;
+        let ews = ask(&stack.api, "onprem", &query).await;
+        for (g, e) in graph.mailboxes.iter().zip(&ews.mailboxes) {
+            assert_eq!(g.mailbox, e.mailbox);
+            assert_eq!(g.busy, e.busy, "{} differs between Graph and EWS for {query}", g.mailbox);
+            assert_eq!(error_code(g), error_code(e), "{}", g.mailbox);
+        }
+        assert_eq!(error_code(&ews.mailboxes[4]), Some("not-found"));
+        assert!(ews.mailboxes[4].error.as_ref().unwrap().message.contains("ErrorMailRecipientNotFound"));
+    }
+    // The DST week, spelled out for one mailbox: Adele's stand-up moves from 08:00Z to 07:00Z.
+    let ews = ask(&stack.api, "onprem", &format!("mailboxes=adele.vance@contoso.com&{WEEK}")).await;
+    let busy = ews.mailboxes[0].busy.as_ref().unwrap();
+    assert_eq!((busy[0].start.as_str(), busy[0].end.as_str()), ("2026-03-23T08:00:00Z", "2026-03-23T08:15:00Z"));
+    assert_eq!((busy[5].start.as_str(), busy[5].end.as_str()), ("2026-03-30T07:00:00Z", "2026-03-30T07:15:00Z"));
+}
+
+#[tokio::test]
+async fn every_ews_request_the_provider_sends_validates_against_the_schema() {
+    if ews_schema_dir().is_none() {
+        eprintln!("skipped: ../shared/reference/ews is not beside the repository");
+        return;
+    }
+    let stack = ews_stack(demo::EWS_PASSWORD).await;
+    ask(&stack.api, "onprem", &format!("mailboxes={PEOPLE}&{WEEK}")).await;
+    ask(
+        &stack.api,
+        "onprem",
+        &format!("mailboxes=o'brien%26co@contoso.com,room.adams@contoso.com&{WEEK}&details=true"),
+    )
+    .await;
+    let requests = stack.emulator.ews_requests();
+    assert_eq!(requests.len(), 2);
+    for request in &requests {
+        xmllint(&body_element(request)).unwrap_or_else(|e| panic!("request fails messages.xsd: {e}\n{request}"));
+    }
+    assert!(requests[1].contains("<t:RequestedView>Detailed</t:RequestedView>"));
+    assert!(requests[0].contains(r#"<t:RequestServerVersion Version="Exchange2013"/>"#));
+}
+
+#[tokio::test]
+async fn the_emulators_ews_responses_validate_against_the_schema() {
+    if ews_schema_dir().is_none() {
+        eprintln!("skipped: ../shared/reference/ews is not beside the repository");
+        return;
+    }
+    let stack = ews_stack(demo::EWS_PASSWORD).await;
+    ask(&stack.api, "onprem", &format!("mailboxes={PEOPLE}&{WEEK}&details=true")).await;
+    let request = stack.emulator.ews_requests().pop().unwrap();
+    // Replay the provider's request with a merged view too, and validate what comes back.
+    for view in ["Detailed", "DetailedMerged", "FreeBusy", "MergedOnly"] {
+        let body = request.replace(
+            "<t:RequestedView>Detailed</t:RequestedView>",
+            &format!("<t:RequestedView>{view}</t:RequestedView>"),
+        );
+        let resp = reqwest::Client::new()
+            .post(format!("{}/EWS/Exchange.asmx", stack.emulator.base_url))
+            .basic_auth(demo::EWS_USER, Some(demo::EWS_PASSWORD))
+            .header("content-type", "text/xml; charset=utf-8")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200);
+        let text = resp.text().await.unwrap();
+        let start = text.find("<GetUserAvailabilityResponse").unwrap();
+        let end = text.find("</GetUserAvailabilityResponse>").unwrap() + "</GetUserAvailabilityResponse>".len();
+        xmllint(&text[start..end]).unwrap_or_else(|e| panic!("{view} response fails messages.xsd: {e}\n{text}"));
+        if view.contains("Merged") {
+            assert!(text.contains("<MergedFreeBusy"), "{view}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn an_invalid_request_gets_a_schema_validation_fault_as_exchange_does() {
+    if ews_schema_dir().is_none() {
+        eprintln!("skipped: ../shared/reference/ews is not beside the repository");
+        return;
+    }
+    let stack = ews_stack(demo::EWS_PASSWORD).await;
+    let bad = r#"<?xml version="1.0"?><soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/" xmlns:t="http://schemas.microsoft.com/exchange/services/2006/types" xmlns:m="http://schemas.microsoft.com/exchange/services/2006/messages"><soap:Body><m:GetUserAvailabilityRequest><m:MailboxDataArray><t:MailboxData><t:Email><t:Address>a@contoso.com</t:Address></t:Email><t:AttendeeType>Boss</t:AttendeeType></t:MailboxData></m:MailboxDataArray></m:GetUserAvailabilityRequest></soap:Body></soap:Envelope>"#;
+    let resp = reqwest::Client::new()
+        .post(format!("{}/EWS/Exchange.asmx", stack.emulator.base_url))
+        .basic_auth(demo::EWS_USER, Some(demo::EWS_PASSWORD))
+        .body(bad)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 500);
+    let text = resp.text().await.unwrap();
+    assert!(text.contains("ErrorSchemaValidation") && text.contains("Boss"), "{text}");
+}
+
+#[tokio::test]
+async fn server_busy_is_retried_after_back_off_milliseconds() {
+    let stack = ews_stack(demo::EWS_PASSWORD).await;
+    stack.emulator.inject(Fault::EwsServerBusy { back_off_ms: 250 });
+    let started = std::time::Instant::now();
+    let resp = ask(&stack.api, "onprem", &format!("mailboxes=room.adams@contoso.com&{WEEK}")).await;
+    assert!(started.elapsed() >= std::time::Duration::from_millis(250));
+    assert_eq!(resp.mailboxes[0].busy.as_ref().unwrap().len(), 3);
+    assert_eq!(stack.emulator.stats().ews_requests, 2);
+}
+
+#[tokio::test]
+async fn a_wrong_password_is_an_auth_failure_and_never_retried() {
+    let stack = ews_stack("Summer2026!").await;
+    let resp =
+        ask(&stack.api, "onprem", &format!("mailboxes=room.adams@contoso.com,adele.vance@contoso.com&{WEEK}")).await;
+    let err = resp.mailboxes[0].error.as_ref().unwrap();
+    assert_eq!(err.code, "auth-failed");
+    assert!(err.message.contains("401") && err.message.contains("locked"), "{}", err.message);
+    assert!(!err.message.contains("Summer2026!"));
+    assert_eq!(stack.emulator.stats().ews_requests, 1, "a rejected password must not be retried");
+}
+
+#[tokio::test]
+async fn a_tenant_with_ews_switched_off_is_told_to_use_graph() {
+    let mut tenant = demo::tenant();
+    tenant.ews_enabled = false;
+    let stack =
+        start_with(Options { tenants: vec![tenant], ..validating_options() }, RuntimeConfig::default(), |url| {
+            format!(
+                "{}{}",
+                graph_tenant("contoso", url, demo::CLIENT_ID, demo::CLIENT_SECRET),
+                ews_tenant("onprem", url, demo::EWS_PASSWORD)
+            )
+        })
+        .await;
+    let resp = ask(&stack.api, "onprem", &format!("mailboxes=room.adams@contoso.com&{WEEK}")).await;
+    let err = resp.mailboxes[0].error.as_ref().unwrap();
+    assert_eq!(err.code, "unsupported");
+    assert!(err.message.contains("403") && err.message.contains("Graph provider"), "{}", err.message);
+}
+
+#[tokio::test]
+async fn oauth_app_only_impersonates_a_mailbox() {
+    let stack = start_with(validating_options(), RuntimeConfig::default(), |url| {
+        format!(
+            r#"{}
+[tenants.exo]
+provider = "ews"
+[tenants.exo.settings]
+ews_url = "{url}/EWS/Exchange.asmx"
+auth = "oauth"
+tenant_id = "{tenant}"
+client_id = "{client}"
+client_secret = "{secret}"
+authority = "{url}"
+"#,
+            graph_tenant("contoso", url, demo::CLIENT_ID, demo::CLIENT_SECRET),
+            tenant = demo::TENANT_ID,
+            client = demo::CLIENT_ID,
+            secret = demo::CLIENT_SECRET,
+        )
+    })
+    .await;
+    let resp =
+        ask(&stack.api, "exo", &format!("mailboxes=room.adams@contoso.com,megan.bowen@contoso.com&{WEEK}")).await;
+    assert_eq!(resp.mailboxes[0].busy.as_ref().unwrap().len(), 3, "{:?}", resp.mailboxes[0].error);
+    let request = stack.emulator.ews_requests().pop().unwrap();
+    assert!(
+        request.contains(
+            "<t:ExchangeImpersonation><t:ConnectingSID><t:SmtpAddress>room.adams@contoso.com</t:SmtpAddress>"
+        ),
+        "{request}"
+    );
+    ask(&stack.api, "exo", &format!("mailboxes=room.adams@contoso.com&{WEEK}")).await;
+    assert_eq!(stack.emulator.stats().token_requests, 1, "the Exchange token is cached like Graph's");
+}
+
+#[tokio::test]
+async fn a_window_longer_than_the_servers_42_days_is_split_inside_the_provider() {
+    let stack = ews_stack(demo::EWS_PASSWORD).await;
+    let resp = ask(
+        &stack.api,
+        "onprem",
+        "mailboxes=room.adams@contoso.com&start=2026-02-01T00:00:00Z&end=2026-04-01T00:00:00Z",
+    )
+    .await;
+    // 59 days: one host call (EWS takes 62), two EWS requests (42 + 17 days).
+    assert_eq!(stack.emulator.stats().ews_requests, 2);
+    let busy = resp.mailboxes[0].busy.as_ref().unwrap();
+    // Mondays 2 Feb .. 30 Mar (9) and the workshop.
+    assert_eq!(busy.len(), 10, "{busy:?}");
+}
