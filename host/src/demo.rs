@@ -13,6 +13,8 @@ use crate::service::Service;
 
 /// File name of the Graph component in a components directory.
 pub const GRAPH_COMPONENT: &str = "freebusy_graph.wasm";
+/// File name of the EWS component in a components directory.
+pub const EWS_COMPONENT: &str = "freebusy_ews.wasm";
 
 /// Where built components are looked for: `$FREEBUSY_COMPONENTS`, then `components/` beside the
 /// executable's target directory (`target/components`), then `./target/components`.
@@ -31,14 +33,18 @@ pub fn find_components_dir() -> Option<PathBuf> {
     candidates.into_iter().find(|d| d.join(GRAPH_COMPONENT).is_file())
 }
 
-/// The config for the emulator's demo tenant. Like a real deployment it reads the client secret
-/// from a file (`secret_file`), not from the config text.
-pub fn demo_config(emulator_url: &str, components_dir: &Path, secret_file: &Path) -> String {
+/// The config for the emulator's demo tenant, once through Graph (`contoso`, the default) and
+/// once through EWS with Basic authentication (`contoso-ews`). Like a real deployment it reads
+/// the secrets from files in `secrets`, not from the config text.
+pub fn demo_config(emulator_url: &str, components_dir: &Path, secrets: &Path) -> String {
     format!(
         r#"default_tenant = "contoso"
 
 [providers.graph]
 component = "{component}"
+
+[providers.ews]
+component = "{ews_component}"
 
 [tenants.contoso]
 provider = "graph"
@@ -49,11 +55,22 @@ client_id = "{client}"
 client_secret = {{ file = "{secret}" }}
 authority = "{url}"
 graph_base_url = "{url}"
+
+[tenants.contoso-ews]
+provider = "ews"
+
+[tenants.contoso-ews.settings]
+ews_url = "{url}/EWS/Exchange.asmx"
+username = "{ews_user}"
+password = {{ file = "{ews_password}" }}
 "#,
         component = components_dir.join(GRAPH_COMPONENT).display(),
         tenant = demo::TENANT_ID,
         client = demo::CLIENT_ID,
-        secret = secret_file.display(),
+        ews_component = components_dir.join(EWS_COMPONENT).display(),
+        secret = secrets.join("client_secret").display(),
+        ews_user = demo::EWS_USER,
+        ews_password = secrets.join("ews_password").display(),
         url = emulator_url,
     )
 }
@@ -71,10 +88,9 @@ pub async fn start(components_dir: &Path, runtime: RuntimeConfig) -> anyhow::Res
     let emulator = Emulator::start(([127, 0, 0, 1], 0).into(), Options::default()).await?;
     let secret_dir = std::env::temp_dir().join(format!("freebusy-demo-{}", std::process::id()));
     std::fs::create_dir_all(&secret_dir)?;
-    let secret_file = secret_dir.join("client_secret");
-    std::fs::write(&secret_file, demo::CLIENT_SECRET)?;
-    let loaded =
-        LoadedConfig::from_str(&demo_config(&emulator.base_url, components_dir, &secret_file), PathBuf::new())?;
+    std::fs::write(secret_dir.join("client_secret"), demo::CLIENT_SECRET)?;
+    std::fs::write(secret_dir.join("ews_password"), demo::EWS_PASSWORD)?;
+    let loaded = LoadedConfig::from_str(&demo_config(&emulator.base_url, components_dir, &secret_dir), PathBuf::new())?;
     let runtime = Runtime::new(runtime)?;
     let service = Arc::new(Service::from_config(&loaded, &runtime).await?);
     Ok(Demo { emulator, service })
