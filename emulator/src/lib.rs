@@ -11,6 +11,7 @@
 #![allow(clippy::result_large_err)]
 
 pub mod demo;
+pub mod directory;
 pub mod entra;
 pub mod ews;
 pub mod ews_zone;
@@ -49,6 +50,8 @@ pub struct Stats {
     pub get_schedule_requests: u64,
     /// Every EWS request.
     pub ews_requests: u64,
+    /// Every users or places request.
+    pub directory_requests: u64,
 }
 
 /// What the emulator knows and counts.
@@ -63,6 +66,7 @@ pub struct State {
     token_requests: AtomicU64,
     get_schedule_requests: AtomicU64,
     ews_requests: AtomicU64,
+    directory_requests: AtomicU64,
 }
 
 impl State {
@@ -96,6 +100,7 @@ impl State {
             token_requests: self.token_requests.load(Ordering::Relaxed),
             get_schedule_requests: self.get_schedule_requests.load(Ordering::Relaxed),
             ews_requests: self.ews_requests.load(Ordering::Relaxed),
+            directory_requests: self.directory_requests.load(Ordering::Relaxed),
         }
     }
 }
@@ -148,6 +153,7 @@ impl Emulator {
             token_requests: AtomicU64::new(0),
             get_schedule_requests: AtomicU64::new(0),
             ews_requests: AtomicU64::new(0),
+            directory_requests: AtomicU64::new(0),
         });
         let listener = tokio::net::TcpListener::bind(addr).await?;
         let base_url = format!("http://{}", listener.local_addr()?);
@@ -191,6 +197,8 @@ fn router(state: Arc<State>) -> Router {
     Router::new()
         .route("/{tenant}/oauth2/v2.0/token", post(entra::token))
         .route("/v1.0/users/{user}/calendar/getSchedule", post(graph::get_schedule))
+        .route("/v1.0/users", get(directory::users))
+        .route("/v1.0/places/microsoft.graph.room", get(directory::rooms))
         // IIS paths are case-insensitive; clients use both spellings.
         .route("/EWS/Exchange.asmx", post(ews::exchange_asmx))
         .route("/ews/exchange.asmx", post(ews::exchange_asmx))
@@ -217,6 +225,10 @@ pub(crate) fn count_token_request(state: &State) {
 
 pub(crate) fn count_get_schedule(state: &State) {
     state.get_schedule_requests.fetch_add(1, Ordering::Relaxed);
+}
+
+pub(crate) fn count_directory_request(state: &State) {
+    state.directory_requests.fetch_add(1, Ordering::Relaxed);
 }
 
 pub(crate) fn count_ews_request(state: &State) {

@@ -1,5 +1,5 @@
 //! The HTTP API: `/v1/freebusy` (GET with a query string, POST with JSON; JSON or iCalendar
-//! out), per-tenant routes, `/healthz`. Bad input is a 400 `application/problem+json` saying
+//! out), `/v1/directory` (people and rooms by prefix), per-tenant routes, `/healthz`. Bad input is a 400 `application/problem+json` saying
 //! what is wrong, never a panic and never an empty "free" answer.
 
 use std::sync::Arc;
@@ -9,7 +9,9 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
-use freebusy_core::api::{parse_json_body, parse_query_string, render, FreeBusyRequest, Problem, PROBLEM_CONTENT_TYPE};
+use freebusy_core::api::{
+    parse_directory_query, parse_json_body, parse_query_string, render, FreeBusyRequest, Problem, PROBLEM_CONTENT_TYPE,
+};
 
 use crate::service::{Service, ServiceError};
 
@@ -18,6 +20,8 @@ pub fn router(service: Arc<Service>) -> Router {
     Router::new()
         .route("/v1/freebusy", get(freebusy_get).post(freebusy_post))
         .route("/v1/tenants/{tenant}/freebusy", get(tenant_freebusy_get).post(tenant_freebusy_post))
+        .route("/v1/directory", get(directory))
+        .route("/v1/tenants/{tenant}/directory", get(tenant_directory))
         .route("/healthz", get(|| async { "ok\n" }))
         .fallback(|| async { problem(Problem::new(404, "not-found", "No such resource", "see /v1/freebusy")) })
         .with_state(service)
@@ -64,6 +68,38 @@ async fn answer(
     let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok());
     let (content_type, body) = render(&resp, accept, chrono::Utc::now().timestamp_millis());
     ([(header::CONTENT_TYPE, content_type)], body).into_response()
+}
+
+async fn search(service: &Service, tenant: Option<&str>, query: Option<String>) -> Response {
+    let req = match parse_directory_query(query.as_deref().unwrap_or("")) {
+        Ok(r) => r,
+        Err(p) => return problem(p),
+    };
+    let tenant = match service.tenant(tenant) {
+        Ok(t) => t,
+        Err(e @ ServiceError::UnknownTenant(_)) => {
+            return problem(Problem::new(404, "unknown-tenant", "Unknown tenant", e.to_string()))
+        }
+        Err(e @ ServiceError::NoDefaultTenant) => {
+            return problem(Problem::new(400, "no-default-tenant", "No default tenant", e.to_string()))
+        }
+    };
+    match tenant.search_directory(&req).await {
+        Ok(found) => axum::Json(found).into_response(),
+        Err(e) => problem(Problem::new(502, &e.code, "The directory could not be searched", e.message)),
+    }
+}
+
+async fn directory(State(service): State<Arc<Service>>, RawQuery(query): RawQuery) -> Response {
+    search(&service, None, query).await
+}
+
+async fn tenant_directory(
+    State(service): State<Arc<Service>>,
+    Path(tenant): Path<String>,
+    RawQuery(query): RawQuery,
+) -> Response {
+    search(&service, Some(&tenant), query).await
 }
 
 async fn freebusy_get(State(service): State<Arc<Service>>, headers: HeaderMap, RawQuery(query): RawQuery) -> Response {

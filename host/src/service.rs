@@ -7,7 +7,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, Context as _};
-use freebusy_core::api::{FreeBusyRequest, FreeBusyResponse};
+use freebusy_core::api::{
+    DirectoryEntry, DirectoryRequest, DirectoryResponse, EntryKind, FreeBusyRequest, FreeBusyResponse,
+};
 use freebusy_core::model::{Availability, Block, MailboxError, Weekday, WorkingHours};
 use freebusy_core::plan::{
     assemble, plan, throttle_retry_delay_ms, MailboxAnswer, Piece, PieceResult, ProviderFailure,
@@ -165,6 +167,35 @@ fn build_tenant(
 }
 
 impl Tenant {
+    /// People or rooms by prefix, through the provider. A provider failure is the error.
+    pub async fn search_directory(&self, req: &DirectoryRequest) -> Result<DirectoryResponse, MailboxError> {
+        let kind = match req.kind {
+            EntryKind::Person => wit::EntryKind::Person,
+            EntryKind::Room => wit::EntryKind::Room,
+        };
+        let found = {
+            let _permit = self.calls.acquire().await.expect("semaphore never closed");
+            self.provider.search_directory(&self.ctx, req.prefix.clone(), kind, req.max).await
+        };
+        let entries = found.map_err(|e| call_error(&e))?;
+        Ok(DirectoryResponse {
+            entries: entries
+                .into_iter()
+                .take(req.max as usize)
+                .map(|e| DirectoryEntry {
+                    kind: match e.kind {
+                        wit::EntryKind::Person => EntryKind::Person,
+                        wit::EntryKind::Room => EntryKind::Room,
+                    },
+                    display_name: e.display_name,
+                    address: e.address,
+                    capacity: e.capacity,
+                    building: e.building,
+                })
+                .collect(),
+        })
+    }
+
     /// Split by the provider's limits, call (concurrently, within the tenant's cap), retry
     /// throttled calls, and assemble the answer.
     pub async fn freebusy(&self, req: &FreeBusyRequest) -> FreeBusyResponse {

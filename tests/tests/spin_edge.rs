@@ -113,7 +113,7 @@ async fn the_edge_under_spin_answers_exactly_like_the_host() {
         format!("mailboxes=adele.vance@contoso.com,nobody@contoso.com,room.adams@contoso.com&{week}&interval=60&details=true"),
         "mailboxes=room.adams@contoso.com&start=2026-01-05T00:00:00Z&end=2026-04-05T00:00:00Z".to_string(),
         // Bad input: the same problem bodies.
-        format!("{week}"),
+        week.to_string(),
         "mailboxes=not-an-address&start=yesterday".to_string(),
         format!("mailboxes=a@contoso.com&{week}&interval=3&colour=blue"),
     ];

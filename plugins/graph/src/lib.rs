@@ -8,6 +8,7 @@
 // Natively only the unit tests build; the Guest impl is exported on wasm alone.
 #![cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
 
+mod directory;
 mod schedule;
 
 use freebusy_provider_sdk::entra::{token_permissions, ClientCredentials};
@@ -93,6 +94,7 @@ impl freebusy_provider_sdk::Guest for Graph {
                 setting("authority", "Identity platform host (national clouds: https://login.microsoftonline.us, https://login.chinacloudapi.cn)", false, false, Some(DEFAULT_AUTHORITY)),
                 setting("graph_base_url", "Graph host (national clouds: https://graph.microsoft.us, https://dod-graph.microsoft.us, https://microsoftgraph.chinacloudapi.cn)", false, false, Some(DEFAULT_GRAPH)),
                 setting("graph_scope", "Token scope (default: <Graph resource of graph_base_url>/.default)", false, false, None),
+                setting("directory_page_size", "Entries per Graph page when searching the directory (1..999)", false, false, None),
                 setting("anchor_mailbox", "Mailbox whose URL getSchedule is called on (default: the first requested)", false, false, None),
             ],
             endpoint_settings: vec!["authority".into(), "graph_base_url".into()],
@@ -107,8 +109,23 @@ impl freebusy_provider_sdk::Guest for Graph {
         schedule::get_schedules(&conn, &q)
     }
 
-    fn search_directory(_: Settings, _: String, _: EntryKind, _: u32) -> Result<Vec<DirectoryEntry>, ProviderError> {
-        Err(ProviderError::Unsupported("directory search is not implemented in this provider version yet".into()))
+    fn search_directory(
+        settings: Settings,
+        prefix: String,
+        kind: EntryKind,
+        max: u32,
+    ) -> Result<Vec<DirectoryEntry>, ProviderError> {
+        let settings = Config::new(&settings);
+        let authority = settings.url("authority", DEFAULT_AUTHORITY)?;
+        let scope = scope(&settings)?;
+        let conn = connection(&settings, &authority, &scope)?;
+        let page_size = match settings.get("directory_page_size") {
+            None => None,
+            Some(v) => Some(
+                v.parse().map_err(|_| ProviderError::Misconfigured("directory_page_size must be a number".into()))?,
+            ),
+        };
+        directory::search(&conn, &prefix, kind, max, page_size)
     }
 
     fn check(settings: Settings) -> Result<Health, ProviderError> {

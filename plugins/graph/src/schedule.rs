@@ -331,7 +331,7 @@ fn utc_text(ms: i64) -> Result<String, ProviderError> {
 }
 
 /// Map a failed getSchedule call (reference §3).
-fn call_error(resp: &Response) -> ProviderError {
+pub(crate) fn call_error(resp: &Response) -> ProviderError {
     let err = serde_json::from_slice::<GraphErrorBody>(&resp.body).unwrap_or_default().error;
     let said =
         if err.code.is_empty() { format!("HTTP {}", resp.status) } else { format!("{}: {}", err.code, err.message) };
