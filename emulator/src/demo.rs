@@ -421,5 +421,10 @@ pub fn tenant() -> Tenant {
         mailboxes: vec![adele, megan, pradeep, alex, diego, johanna, lee, lidia, nestor, patti, adams, baker, crystal],
         ews_accounts: vec![(EWS_USER.into(), EWS_PASSWORD.into())],
         ews_enabled: true,
+        room_lists: vec![
+            ("Berlin rooms".into(), format!("rooms.berlin@{DOMAIN}"), vec![format!("room.adams@{DOMAIN}")]),
+            ("Americas rooms".into(), format!("rooms.americas@{DOMAIN}"), vec![format!("room.baker@{DOMAIN}")]),
+            ("Tokyo rooms".into(), format!("rooms.tokyo@{DOMAIN}"), vec![format!("room.crystal@{DOMAIN}")]),
+        ],
     }
 }

@@ -223,15 +223,8 @@ pub async fn exchange_asmx(State(emu): State<Arc<Emu>>, headers: HeaderMap, body
     if let Err(why) = validate(&emu, standalone(request, &soap)).await {
         return fault("ErrorSchemaValidation", &format!("The request failed schema validation: {why}"), None);
     }
-    if request.tag_name().name() != "GetUserAvailabilityRequest" || request.tag_name().namespace() != Some(MESSAGES_NS)
-    {
-        return fault(
-            "ErrorInvalidRequest",
-            &format!("The emulator does not implement {}.", request.tag_name().name()),
-            None,
-        );
-    }
-    // App-only tokens must name a mailbox to act as (reference §5; ews-managed-api#245).
+    // App-only tokens must name a mailbox to act as, whatever the operation (reference §5;
+    // ews-managed-api#245, exchangelib#735).
     let impersonated =
         header_node.and_then(|h| child(h, "ExchangeImpersonation")).and_then(|i| child(i, "ConnectingSID"));
     if matches!(caller, Caller::AppOnly(_)) && impersonated.is_none() {
@@ -240,6 +233,17 @@ pub async fn exchange_asmx(State(emu): State<Arc<Emu>>, headers: HeaderMap, body
             "ExchangeImpersonation SOAP header must be present for this type of OAuth token.",
             None,
         );
+    }
+    if request.tag_name().namespace() != Some(MESSAGES_NS) {
+        return fault("ErrorInvalidRequest", "The request is not an EWS message.", None);
+    }
+    let answer = |body: String| xml(StatusCode::OK, envelope(&body));
+    match request.tag_name().name() {
+        "GetUserAvailabilityRequest" => {}
+        "ResolveNames" => return answer(resolve_names(tenant, text(request, &["UnresolvedEntry"]).unwrap_or(""))),
+        "GetRoomLists" => return answer(room_lists(tenant)),
+        "GetRooms" => return answer(rooms(tenant, text(request, &["RoomList", "EmailAddress"]).unwrap_or(""))),
+        other => return fault("ErrorInvalidRequest", &format!("The emulator does not implement {other}."), None),
     }
     let zone = request_zone(request, header_node);
     let mailboxes: Vec<&str> = child(request, "MailboxDataArray")
@@ -450,5 +454,89 @@ fn working_hours(m: &Mailbox, at: DateTime<Utc>) -> String {
         days.join(" "),
         minutes(m.work_start),
         minutes(m.work_end)
+    )
+}
+
+fn email_address(name: &str, address: &str, mailbox_type: &str) -> String {
+    format!(
+        "<t:Name>{}</t:Name><t:EmailAddress>{}</t:EmailAddress><t:RoutingType>SMTP</t:RoutingType><t:MailboxType>{mailbox_type}</t:MailboxType>",
+        escape(name),
+        escape(address)
+    )
+}
+
+/// ResolveNames (ambiguous name resolution against the directory): prefixes of the display name,
+/// of any word in it, or of the address. One match is Success, several a Warning with
+/// ErrorNameResolutionMultipleResults, none an Error with ErrorNameResolutionNoResults; at most
+/// 100 resolutions (messages.xsd ResolveNamesResponseMessageType, types.xsd ArrayOfResolutionType).
+fn resolve_names(tenant: &Tenant, entry: &str) -> String {
+    let needle = entry.trim().trim_start_matches("SMTP:").trim_start_matches("smtp:").to_lowercase();
+    let matches: Vec<&Mailbox> = tenant
+        .mailboxes
+        .iter()
+        .filter(|m| {
+            let name = m.display_name.to_lowercase();
+            !needle.is_empty()
+                && (name.starts_with(&needle)
+                    || name.split_whitespace().any(|w| w.starts_with(&needle))
+                    || m.address.to_lowercase().starts_with(&needle))
+        })
+        .take(100)
+        .collect();
+    let (class, code, text) = match matches.len() {
+        0 => ("Error", "ErrorNameResolutionNoResults", "No results were found."),
+        1 => ("Success", "NoError", ""),
+        _ => ("Warning", "ErrorNameResolutionMultipleResults", "Multiple results were found."),
+    };
+    let text = if text.is_empty() { String::new() } else { format!("<m:MessageText>{text}</m:MessageText>") };
+    let set = if matches.is_empty() {
+        String::new()
+    } else {
+        let items: String = matches
+            .iter()
+            .map(|m| {
+                format!(
+                    "<t:Resolution><t:Mailbox>{}</t:Mailbox></t:Resolution>",
+                    email_address(&m.display_name, &m.address, "Mailbox")
+                )
+            })
+            .collect();
+        format!(
+            r#"<m:ResolutionSet TotalItemsInView="{}" IncludesLastItemInRange="true">{items}</m:ResolutionSet>"#,
+            matches.len()
+        )
+    };
+    format!(
+        r#"<m:ResolveNamesResponse xmlns:m="{MESSAGES_NS}" xmlns:t="{TYPES_NS}"><m:ResponseMessages><m:ResolveNamesResponseMessage ResponseClass="{class}">{text}<m:ResponseCode>{code}</m:ResponseCode><m:DescriptiveLinkKey>0</m:DescriptiveLinkKey>{set}</m:ResolveNamesResponseMessage></m:ResponseMessages></m:ResolveNamesResponse>"#
+    )
+}
+
+/// GetRoomLists: every room list of the organisation.
+fn room_lists(tenant: &Tenant) -> String {
+    let lists: String = tenant
+        .room_lists
+        .iter()
+        .map(|(name, address, _)| format!("<t:Address>{}</t:Address>", email_address(name, address, "PublicDL")))
+        .collect();
+    format!(
+        r#"<m:GetRoomListsResponse ResponseClass="Success" xmlns:m="{MESSAGES_NS}" xmlns:t="{TYPES_NS}"><m:ResponseCode>NoError</m:ResponseCode><m:RoomLists>{lists}</m:RoomLists></m:GetRoomListsResponse>"#
+    )
+}
+
+/// GetRooms: the rooms of one room list.
+fn rooms(tenant: &Tenant, list: &str) -> String {
+    let Some((_, _, members)) = tenant.room_lists.iter().find(|(_, address, _)| address.eq_ignore_ascii_case(list))
+    else {
+        return format!(
+            r#"<m:GetRoomsResponse ResponseClass="Error" xmlns:m="{MESSAGES_NS}" xmlns:t="{TYPES_NS}"><m:MessageText>No results were found.</m:MessageText><m:ResponseCode>ErrorNameResolutionNoResults</m:ResponseCode><m:DescriptiveLinkKey>0</m:DescriptiveLinkKey></m:GetRoomsResponse>"#
+        );
+    };
+    let rooms: String = members
+        .iter()
+        .filter_map(|a| tenant.mailbox(a))
+        .map(|m| format!("<t:Room><t:Id>{}</t:Id></t:Room>", email_address(&m.display_name, &m.address, "Mailbox")))
+        .collect();
+    format!(
+        r#"<m:GetRoomsResponse ResponseClass="Success" xmlns:m="{MESSAGES_NS}" xmlns:t="{TYPES_NS}"><m:ResponseCode>NoError</m:ResponseCode><m:Rooms>{rooms}</m:Rooms></m:GetRoomsResponse>"#
     )
 }

@@ -185,6 +185,8 @@ pub struct Tenant {
     pub ews_accounts: Vec<(String, String)>,
     /// `EWSEnabled`: when false, EWS answers HTTP 403 (reference §6).
     pub ews_enabled: bool,
+    /// Room lists (distribution groups of rooms): (display name, address, room addresses).
+    pub room_lists: Vec<(String, String, Vec<String>)>,
 }
 
 impl Tenant {

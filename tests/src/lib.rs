@@ -97,6 +97,27 @@ pub fn xmllint(element: &str) -> Result<(), String> {
     }
 }
 
+/// The element inside a SOAP envelope's Body, with the `m:` and `t:` namespaces declared on it,
+/// ready for [`xmllint`]. Works for the provider's requests (`soap:Body`) and the emulator's
+/// answers (`s:Body`).
+pub fn soap_body_element(envelope: &str) -> String {
+    let open = envelope.find(":Body>").expect("a SOAP Body") + ":Body>".len();
+    let closing = envelope.rfind(":Body>").expect("a closed SOAP Body");
+    let inner_end = envelope[..closing].rfind("</").expect("a closed SOAP Body");
+    let inner = &envelope[open..inner_end];
+    let tag_end = inner.find(|c: char| c.is_whitespace() || c == '>' || c == '/').expect("an element");
+    let mut declarations = String::new();
+    for (prefix, uri) in [
+        ("m", "http://schemas.microsoft.com/exchange/services/2006/messages"),
+        ("t", "http://schemas.microsoft.com/exchange/services/2006/types"),
+    ] {
+        if !inner[..inner.find('>').unwrap_or(inner.len())].contains(&format!("xmlns:{prefix}=")) {
+            declarations.push_str(&format!(" xmlns:{prefix}=\"{uri}\""));
+        }
+    }
+    format!("{}{declarations}{}", &inner[..tag_end], &inner[tag_end..])
+}
+
 /// The `[providers.*]` section for the Graph component and every fixture.
 pub fn providers() -> String {
     let mut out = String::new();

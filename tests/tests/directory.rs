@@ -68,3 +68,65 @@ async fn a_missing_permission_and_bad_input_are_problems() {
     let names: Vec<&str> = p.invalid_params.iter().map(|i| i.name.as_str()).collect();
     assert_eq!(names, vec!["kind", "q"]);
 }
+
+mod ews {
+    use super::*;
+    use freebusy_tests::{ews_schema_dir, ews_tenant, soap_body_element, start_with, validating_options, xmllint};
+
+    #[tokio::test]
+    async fn ews_finds_people_with_resolve_names_and_rooms_through_room_lists() {
+        let stack = start_with(validating_options(), RuntimeConfig::default(), |url| {
+            format!(
+                "{}{}",
+                graph_tenant("contoso", url, demo::CLIENT_ID, demo::CLIENT_SECRET),
+                ews_tenant("onprem", url, demo::EWS_PASSWORD)
+            )
+        })
+        .await;
+        let api = format!("{}/v1/tenants/onprem/directory", stack.api);
+        // Name resolution matches word prefixes too, and room mailboxes are in the directory.
+        let r = found(&format!("{api}?q=ad")).await;
+        let addresses: Vec<&str> = r.entries.iter().map(|e| e.address.as_str()).collect();
+        assert_eq!(addresses, vec!["adele.vance@contoso.com", "room.adams@contoso.com"]);
+        // Several matches (EWS answers with a warning) and a word inside the name.
+        let r = found(&format!("{api}?q=wil")).await;
+        let names: Vec<&str> = r.entries.iter().map(|e| e.display_name.as_str()).collect();
+        assert_eq!(names, vec!["Alex Wilber", "Nestor Wilke"]);
+        // No match is an empty list, not an error.
+        assert!(found(&format!("{api}?q=zz")).await.entries.is_empty());
+        let r = found(&format!("{api}?q=conference&kind=room")).await;
+        let rooms: Vec<&str> = r.entries.iter().map(|e| e.display_name.as_str()).collect();
+        assert_eq!(rooms, vec!["Conference Room Adams", "Conference Room Baker"]);
+
+        // For a prefix of the whole name Graph ($filter startswith) and EWS (name resolution)
+        // agree; only EWS also matches later words of a name ("wil" above).
+        let graph = found(&format!("{}/v1/directory?q=ale", stack.api)).await;
+        let ews = found(&format!("{api}?q=ale")).await;
+        assert_eq!(graph.entries, ews.entries);
+        assert_eq!(ews.entries[0].display_name, "Alex Wilber");
+
+        if ews_schema_dir().is_none() {
+            eprintln!("schema checks skipped: ../shared/reference/ews is not beside the repository");
+            return;
+        }
+        let requests = stack.emulator.ews_requests();
+        assert!(
+            requests.iter().any(|r| r.contains("<m:ResolveNames"))
+                && requests.iter().any(|r| r.contains("<m:GetRooms>"))
+        );
+        for request in &requests {
+            xmllint(&soap_body_element(request))
+                .unwrap_or_else(|e| panic!("request fails messages.xsd: {e}\n{request}"));
+            let resp = reqwest::Client::new()
+                .post(format!("{}/EWS/Exchange.asmx", stack.emulator.base_url))
+                .basic_auth(demo::EWS_USER, Some(demo::EWS_PASSWORD))
+                .body(request.clone())
+                .send()
+                .await
+                .unwrap();
+            let answer = resp.text().await.unwrap();
+            xmllint(&soap_body_element(&answer))
+                .unwrap_or_else(|e| panic!("response fails messages.xsd: {e}\n{answer}"));
+        }
+    }
+}

@@ -1,14 +1,13 @@
 //! GetUserAvailability: send, parse, map errors (reference §5 "Response", "Errors to emulate").
 
 use chrono::{DateTime, NaiveDateTime, Utc};
-use freebusy_provider_sdk::http::{self, Request, Response};
+use freebusy_provider_sdk::http::{self, Request};
 use freebusy_provider_sdk::types::*;
 
 use crate::soap::{get_user_availability, AvailabilityRequest};
 use crate::xml::{parse, Node};
 use crate::{Auth, Connection};
 
-const SOAP_ACTION: &str = "http://schemas.microsoft.com/exchange/services/2006/messages/GetUserAvailability";
 const DAY_MS: i64 = 86_400_000;
 
 /// Free/busy for the query's mailboxes, split into windows the server accepts.
@@ -62,7 +61,57 @@ fn call(
         end: &utc_text(end)?,
         detailed: q.details,
     });
-    let resp = send(conn, impersonate, body)?;
+    let root = post(conn, impersonate, "GetUserAvailability", body)?;
+    let body = root.child("Body").expect("post checked the Body");
+    let responses: Vec<&Node> = body
+        .path(&["GetUserAvailabilityResponse", "FreeBusyResponseArray"])
+        .map(|a| a.all("FreeBusyResponse").collect())
+        .unwrap_or_default();
+    // Responses match the request's mailboxes by position only (reference §5 "Structure").
+    if responses.len() != q.mailboxes.len() {
+        return Err(ProviderError::Unavailable(format!(
+            "Exchange answered for {} mailboxes, {} were asked",
+            responses.len(),
+            q.mailboxes.len()
+        )));
+    }
+    Ok(responses.into_iter().map(|r| mailbox_schedule(r, q.details)).collect())
+}
+
+/// POST one SOAP request and return the parsed envelope, or the call's error: HTTP statuses,
+/// SOAP faults and unreadable answers are all mapped here, for every operation.
+pub(crate) fn post(
+    conn: &Connection,
+    anchor: Option<&str>,
+    operation: &str,
+    body: Vec<u8>,
+) -> Result<Node, ProviderError> {
+    let action = format!("http://schemas.microsoft.com/exchange/services/2006/messages/{operation}");
+    let mut retried_token = false;
+    let resp = loop {
+        let mut req = Request::new("POST", &conn.url)
+            .header("soapaction", action.clone())
+            .body("text/xml; charset=utf-8", body.clone());
+        match &conn.auth {
+            Auth::Basic { header } => req = req.header("authorization", header.clone()),
+            Auth::AppOnly { credentials, .. } => {
+                req = req.header("authorization", format!("Bearer {}", credentials.token()?));
+                // App-only calls route by the impersonated mailbox (reference §5, EWS OAuth how-to).
+                if let Some(anchor) = anchor {
+                    req = req.header("x-anchormailbox", anchor);
+                }
+            }
+        }
+        let resp = http::send(&req).map_err(|e| ProviderError::Unavailable(format!("EWS: {e}")))?;
+        // A cached token can be revoked or expire early: one new token, never a loop. Basic
+        // credentials are never retried (retries lock accounts).
+        if let (401, Auth::AppOnly { credentials, .. }, false) = (resp.status, &conn.auth, retried_token) {
+            credentials.forget();
+            retried_token = true;
+            continue;
+        }
+        break resp;
+    };
     match resp.status {
         200 | 500 => {}
         401 => {
@@ -87,47 +136,7 @@ fn call(
     if let Some(fault) = body.child("Fault") {
         return Err(fault_error(fault));
     }
-    let responses: Vec<&Node> = body
-        .path(&["GetUserAvailabilityResponse", "FreeBusyResponseArray"])
-        .map(|a| a.all("FreeBusyResponse").collect())
-        .unwrap_or_default();
-    // Responses match the request's mailboxes by position only (reference §5 "Structure").
-    if responses.len() != q.mailboxes.len() {
-        return Err(ProviderError::Unavailable(format!(
-            "Exchange answered for {} mailboxes, {} were asked",
-            responses.len(),
-            q.mailboxes.len()
-        )));
-    }
-    Ok(responses.into_iter().map(|r| mailbox_schedule(r, q.details)).collect())
-}
-
-fn send(conn: &Connection, anchor: Option<&str>, body: Vec<u8>) -> Result<Response, ProviderError> {
-    let mut retried_token = false;
-    loop {
-        let mut req = Request::new("POST", &conn.url)
-            .header("soapaction", SOAP_ACTION)
-            .body("text/xml; charset=utf-8", body.clone());
-        match &conn.auth {
-            Auth::Basic { header } => req = req.header("authorization", header.clone()),
-            Auth::AppOnly { credentials, .. } => {
-                req = req.header("authorization", format!("Bearer {}", credentials.token()?));
-                // App-only calls route by the impersonated mailbox (reference §5, EWS OAuth how-to).
-                if let Some(anchor) = anchor {
-                    req = req.header("x-anchormailbox", anchor);
-                }
-            }
-        }
-        let resp = http::send(&req).map_err(|e| ProviderError::Unavailable(format!("EWS: {e}")))?;
-        // A cached token can be revoked or expire early: one new token, never a loop. Basic
-        // credentials are never retried (retries lock accounts).
-        if let (401, Auth::AppOnly { credentials, .. }, false) = (resp.status, &conn.auth, retried_token) {
-            credentials.forget();
-            retried_token = true;
-            continue;
-        }
-        return Ok(resp);
-    }
+    Ok(root)
 }
 
 /// A SOAP fault: ErrorServerBusy is throttling with BackOffMilliseconds; the rest is reported.

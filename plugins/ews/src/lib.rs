@@ -9,6 +9,7 @@
 #![cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
 
 mod availability;
+mod directory;
 mod soap;
 mod xml;
 
@@ -121,10 +122,16 @@ impl freebusy_provider_sdk::Guest for Ews {
         availability::get_schedules(&conn, &q)
     }
 
-    fn search_directory(_: Settings, _: String, _: EntryKind, _: u32) -> Result<Vec<DirectoryEntry>, ProviderError> {
-        Err(ProviderError::Unsupported(
-            "directory search (ResolveNames, GetRooms) is not implemented in this provider version yet".into(),
-        ))
+    fn search_directory(
+        settings: Settings,
+        prefix: String,
+        kind: EntryKind,
+        max: u32,
+    ) -> Result<Vec<DirectoryEntry>, ProviderError> {
+        let s = Config::new(&settings);
+        let authority = s.url("authority", DEFAULT_AUTHORITY)?;
+        let conn = connection(&s, &authority)?;
+        directory::search(&conn, &prefix, kind, max)
     }
 
     fn check(settings: Settings) -> Result<Health, ProviderError> {

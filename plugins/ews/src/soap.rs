@@ -48,59 +48,92 @@ fn utc_time_zone(w: &mut W) -> std::io::Result<()> {
     Ok(())
 }
 
-/// The whole SOAP envelope.
-pub fn get_user_availability(req: &AvailabilityRequest) -> Vec<u8> {
+/// A SOAP envelope with the request headers and `body` writing the operation element.
+fn envelope(
+    server_version: &str,
+    impersonate: Option<&str>,
+    body: impl FnOnce(&mut W) -> std::io::Result<()>,
+) -> Vec<u8> {
     let mut w = Writer::new(Vec::new());
-    let written: std::io::Result<()> = (|| {
-        w.get_mut().extend_from_slice(br#"<?xml version="1.0" encoding="utf-8"?>"#);
-        w.create_element("soap:Envelope")
-            .with_attributes([("xmlns:soap", SOAP), ("xmlns:t", TYPES), ("xmlns:m", MESSAGES)])
-            .write_inner_content(|w| {
-                w.create_element("soap:Header").write_inner_content(|w| {
-                    w.create_element("t:RequestServerVersion")
-                        .with_attribute(("Version", req.server_version))
-                        .write_empty()?;
-                    if let Some(mailbox) = req.impersonate {
-                        w.create_element("t:ExchangeImpersonation").write_inner_content(|w| {
-                            w.create_element("t:ConnectingSID")
-                                .write_inner_content(|w| text(w, "t:SmtpAddress", mailbox))?;
-                            Ok(())
-                        })?;
-                    }
-                    Ok(())
-                })?;
-                w.create_element("soap:Body").write_inner_content(|w| {
-                    w.create_element("m:GetUserAvailabilityRequest").write_inner_content(|w| {
-                        utc_time_zone(w)?;
-                        w.create_element("m:MailboxDataArray").write_inner_content(|w| {
-                            for mailbox in req.mailboxes {
-                                w.create_element("t:MailboxData").write_inner_content(|w| {
-                                    w.create_element("t:Email")
-                                        .write_inner_content(|w| text(w, "t:Address", mailbox))?;
-                                    text(w, "t:AttendeeType", "Required")?;
-                                    text(w, "t:ExcludeConflicts", "false")
-                                })?;
-                            }
-                            Ok(())
-                        })?;
-                        w.create_element("t:FreeBusyViewOptions").write_inner_content(|w| {
-                            w.create_element("t:TimeWindow").write_inner_content(|w| {
-                                text(w, "t:StartTime", req.start)?;
-                                text(w, "t:EndTime", req.end)
-                            })?;
-                            text(w, "t:MergedFreeBusyIntervalInMinutes", "30")?;
-                            text(w, "t:RequestedView", if req.detailed { "Detailed" } else { "FreeBusy" })
-                        })?;
+    w.get_mut().extend_from_slice(br#"<?xml version="1.0" encoding="utf-8"?>"#);
+    let written = w
+        .create_element("soap:Envelope")
+        .with_attributes([("xmlns:soap", SOAP), ("xmlns:t", TYPES), ("xmlns:m", MESSAGES)])
+        .write_inner_content(|w| {
+            w.create_element("soap:Header").write_inner_content(|w| {
+                w.create_element("t:RequestServerVersion").with_attribute(("Version", server_version)).write_empty()?;
+                if let Some(mailbox) = impersonate {
+                    w.create_element("t:ExchangeImpersonation").write_inner_content(|w| {
+                        w.create_element("t:ConnectingSID")
+                            .write_inner_content(|w| text(w, "t:SmtpAddress", mailbox))?;
                         Ok(())
                     })?;
-                    Ok(())
-                })?;
+                }
                 Ok(())
             })?;
-        Ok(())
-    })();
+            w.create_element("soap:Body").write_inner_content(body)?;
+            Ok(())
+        });
     written.expect("writing to a Vec cannot fail");
     w.into_inner()
+}
+
+/// GetUserAvailability.
+pub fn get_user_availability(req: &AvailabilityRequest) -> Vec<u8> {
+    envelope(req.server_version, req.impersonate, |w| {
+        w.create_element("m:GetUserAvailabilityRequest").write_inner_content(|w| {
+            utc_time_zone(w)?;
+            w.create_element("m:MailboxDataArray").write_inner_content(|w| {
+                for mailbox in req.mailboxes {
+                    w.create_element("t:MailboxData").write_inner_content(|w| {
+                        w.create_element("t:Email").write_inner_content(|w| text(w, "t:Address", mailbox))?;
+                        text(w, "t:AttendeeType", "Required")?;
+                        text(w, "t:ExcludeConflicts", "false")
+                    })?;
+                }
+                Ok(())
+            })?;
+            w.create_element("t:FreeBusyViewOptions").write_inner_content(|w| {
+                w.create_element("t:TimeWindow").write_inner_content(|w| {
+                    text(w, "t:StartTime", req.start)?;
+                    text(w, "t:EndTime", req.end)
+                })?;
+                text(w, "t:MergedFreeBusyIntervalInMinutes", "30")?;
+                text(w, "t:RequestedView", if req.detailed { "Detailed" } else { "FreeBusy" })
+            })?;
+            Ok(())
+        })?;
+        Ok(())
+    })
+}
+
+/// ResolveNames against the directory only (no personal contacts).
+pub fn resolve_names(server_version: &str, impersonate: Option<&str>, prefix: &str) -> Vec<u8> {
+    envelope(server_version, impersonate, |w| {
+        w.create_element("m:ResolveNames")
+            .with_attributes([("ReturnFullContactData", "false"), ("SearchScope", "ActiveDirectory")])
+            .write_inner_content(|w| text(w, "m:UnresolvedEntry", prefix))?;
+        Ok(())
+    })
+}
+
+/// GetRoomLists.
+pub fn get_room_lists(server_version: &str, impersonate: Option<&str>) -> Vec<u8> {
+    envelope(server_version, impersonate, |w| {
+        w.create_element("m:GetRoomLists").write_empty()?;
+        Ok(())
+    })
+}
+
+/// GetRooms of one room list.
+pub fn get_rooms(server_version: &str, impersonate: Option<&str>, room_list: &str) -> Vec<u8> {
+    envelope(server_version, impersonate, |w| {
+        w.create_element("m:GetRooms").write_inner_content(|w| {
+            w.create_element("m:RoomList").write_inner_content(|w| text(w, "t:EmailAddress", room_list))?;
+            Ok(())
+        })?;
+        Ok(())
+    })
 }
 
 #[cfg(test)]
