@@ -152,7 +152,11 @@ fn transition(node: Option<roxmltree::Node>) -> Transition {
     Transition {
         bias: get("Bias").parse().unwrap_or(0),
         time: NaiveTime::parse_from_str(get("Time"), "%H:%M:%S").unwrap_or(NaiveTime::MIN),
-        order: get("DayOrder").parse().unwrap_or(0),
+        // Some clients send -1 (the TimeZoneDefinition convention) for "last".
+        order: match get("DayOrder").parse::<i32>().unwrap_or(0) {
+            -1 => 5,
+            n => n.clamp(0, 5) as u32,
+        },
         month: get("Month").parse().unwrap_or(0),
         weekday: weekday(get("DayOfWeek")),
     }
@@ -242,6 +246,12 @@ pub async fn exchange_asmx(State(emu): State<Arc<Emu>>, headers: HeaderMap, body
         "GetUserAvailabilityRequest" => {}
         "ResolveNames" => return answer(resolve_names(tenant, text(request, &["UnresolvedEntry"]).unwrap_or(""))),
         "GetRoomLists" => return answer(room_lists(tenant)),
+        "GetServerTimeZones" => {
+            let ids: Vec<&str> = child(request, "Ids")
+                .map(|ids| ids.children().filter(|c| c.is_element()).filter_map(|c| c.text()).map(str::trim).collect())
+                .unwrap_or_default();
+            return answer(server_time_zones(&ids));
+        }
         "GetRooms" => return answer(rooms(tenant, text(request, &["RoomList", "EmailAddress"]).unwrap_or(""))),
         other => return fault("ErrorInvalidRequest", &format!("The emulator does not implement {other}."), None),
     }
@@ -539,4 +549,84 @@ fn rooms(tenant: &Tenant, list: &str) -> String {
     format!(
         r#"<m:GetRoomsResponse ResponseClass="Success" xmlns:m="{MESSAGES_NS}" xmlns:t="{TYPES_NS}"><m:ResponseCode>NoError</m:ResponseCode><m:Rooms>{rooms}</m:Rooms></m:GetRoomsResponse>"#
     )
+}
+
+fn day_name(d: Weekday) -> &'static str {
+    match d {
+        Weekday::Mon => "Monday",
+        Weekday::Tue => "Tuesday",
+        Weekday::Wed => "Wednesday",
+        Weekday::Thu => "Thursday",
+        Weekday::Fri => "Friday",
+        Weekday::Sat => "Saturday",
+        Weekday::Sun => "Sunday",
+    }
+}
+
+/// An xs:duration for a bias in minutes (UTC = local + bias), e.g. -60 -> "-PT1H".
+fn duration(minutes: i32) -> String {
+    let sign = if minutes < 0 { "-" } else { "" };
+    let m = minutes.abs();
+    match (m / 60, m % 60) {
+        (0, 0) => "PT0H".into(),
+        (h, 0) => format!("{sign}PT{h}H"),
+        (0, r) => format!("{sign}PT{r}M"),
+        (h, r) => format!("{sign}PT{h}H{r}M"),
+    }
+}
+
+/// GetServerTimeZones with full data: each requested Windows zone (all known ones when none is
+/// named) as Periods, one TransitionsGroup of yearly rules and a Transition to it (types.xsd
+/// TimeZoneDefinitionType), from the zone's current rules.
+fn server_time_zones(ids: &[&str]) -> String {
+    use chrono::Datelike;
+    let year = Utc::now().year();
+    let wanted: Vec<&str> = if ids.is_empty() {
+        vec!["UTC", "W. Europe Standard Time", "Eastern Standard Time", "Pacific Standard Time"]
+    } else {
+        ids.to_vec()
+    };
+    let mut definitions = String::new();
+    for id in wanted {
+        let Some(tz) = freebusy_core::zones::windows_to_iana(id).and_then(|i| i.parse::<chrono_tz::Tz>().ok()) else {
+            continue;
+        };
+        let (bias, standard, daylight) = rules_of(tz, year);
+        let rule = |name: &str| format!("trule:Microsoft/Registry/{}/{year}-{name}", escape(id));
+        let mut periods = format!(r#"<t:Period Bias="{}" Name="Standard" Id="{}"/>"#, duration(bias), rule("Standard"));
+        let group = if daylight.month == 0 {
+            format!(r#"<t:Transition><t:To Kind="Period">{}</t:To></t:Transition>"#, rule("Standard"))
+        } else {
+            periods.push_str(&format!(
+                r#"<t:Period Bias="{}" Name="Daylight" Id="{}"/>"#,
+                duration(bias + daylight.bias),
+                rule("Daylight")
+            ));
+            // Occurrence -1 is the last such weekday of the month.
+            let transition = |t: &Transition, to: &str| {
+                use chrono::Timelike;
+                format!(
+                    r#"<t:RecurringDayTransition><t:To Kind="Period">{to}</t:To><t:TimeOffset>{}</t:TimeOffset><t:Month>{}</t:Month><t:DayOfWeek>{}</t:DayOfWeek><t:Occurrence>{}</t:Occurrence></t:RecurringDayTransition>"#,
+                    duration_positive(t.time.hour() * 60 + t.time.minute()),
+                    t.month,
+                    day_name(t.weekday),
+                    if t.order == 5 { -1 } else { t.order as i32 }
+                )
+            };
+            format!("{}{}", transition(&daylight, &rule("Daylight")), transition(&standard, &rule("Standard")))
+        };
+        definitions.push_str(&format!(
+            r#"<t:TimeZoneDefinition Id="{}" Name="{}"><t:Periods>{periods}</t:Periods><t:TransitionsGroups><t:TransitionsGroup Id="0">{group}</t:TransitionsGroup></t:TransitionsGroups><t:Transitions><t:Transition><t:To Kind="Group">0</t:To></t:Transition></t:Transitions></t:TimeZoneDefinition>"#,
+            escape(id),
+            escape(id)
+        ));
+    }
+    format!(
+        r#"<m:GetServerTimeZonesResponse xmlns:m="{MESSAGES_NS}" xmlns:t="{TYPES_NS}"><m:ResponseMessages><m:GetServerTimeZonesResponseMessage ResponseClass="Success"><m:ResponseCode>NoError</m:ResponseCode><m:TimeZoneDefinitions>{definitions}</m:TimeZoneDefinitions></m:GetServerTimeZonesResponseMessage></m:ResponseMessages></m:GetServerTimeZonesResponse>"#
+    )
+}
+
+/// A time of day as an xs:duration ("PT2H", "PT2H30M").
+fn duration_positive(minutes: u32) -> String {
+    duration(minutes as i32).replace("PT0H", "PT0M")
 }
