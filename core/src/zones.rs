@@ -11,8 +11,10 @@ const PRIMARY: &[(&str, &str)] = &[
     ("UTC-11", "Etc/GMT+11"),
     ("Hawaiian Standard Time", "Pacific/Honolulu"),
     ("Alaskan Standard Time", "America/Anchorage"),
-    ("Pacific Standard Time (Mexico)", "America/Tijuana"),
+    // Zones sharing rules keep the most used one first: recognising a zone from its rules
+    // (EWS working hours) takes the first match.
     ("Pacific Standard Time", "America/Los_Angeles"),
+    ("Pacific Standard Time (Mexico)", "America/Tijuana"),
     ("US Mountain Standard Time", "America/Phoenix"),
     ("Mountain Standard Time", "America/Denver"),
     ("Central America Standard Time", "America/Guatemala"),
@@ -116,6 +118,11 @@ const SECONDARY: &[(&str, &str)] = &[
     ("Myanmar Standard Time", "Asia/Rangoon"),
     ("Nepal Standard Time", "Asia/Katmandu"),
 ];
+
+/// Every IANA zone of the primary table, in table order (one per Windows zone).
+pub fn primary_iana_zones() -> impl Iterator<Item = &'static str> {
+    PRIMARY.iter().map(|(_, iana)| *iana)
+}
 
 /// The IANA name for a Windows zone name (case-insensitive), if known. An IANA name passed in
 /// is returned as it is, because Graph also reports IANA names.

@@ -54,6 +54,8 @@ async fn ews_and_graph_give_identical_blocks_for_the_same_tenant() {
         for (g, e) in graph.mailboxes.iter().zip(&ews.mailboxes) {
             assert_eq!(g.mailbox, e.mailbox);
             assert_eq!(g.busy, e.busy, "{} differs between Graph and EWS for {query}", g.mailbox);
+            // Graph names the zone (Windows name); EWS gives rules the provider recognises.
+            assert_eq!(g.working_hours, e.working_hours, "{}", g.mailbox);
             assert_eq!(error_code(g), error_code(e), "{}", g.mailbox);
         }
         assert_eq!(error_code(&ews.mailboxes[4]), Some("not-found"));

@@ -216,23 +216,102 @@ fn time(text: Option<&str>) -> Result<i64, MailboxError> {
         .map_err(|_| MailboxError::Other(format!("unreadable time '{text}' from Exchange")))
 }
 
-/// Working hours: days and minutes as given; the zone only when it is a fixed offset (EWS gives
-/// a bias and transition rules, not a zone name), as `Etc/GMT±N`.
-pub(crate) fn working_hours(wh: &Node) -> Option<WorkingHours> {
-    let tz = wh.child("TimeZone")?;
-    let bias: i32 = tz.text_at(&["Bias"])?.parse().ok()?;
-    let std_bias: i32 = tz.text_at(&["StandardTime", "Bias"]).and_then(|b| b.parse().ok()).unwrap_or(0);
-    let dst_bias: i32 = tz.text_at(&["DaylightTime", "Bias"]).and_then(|b| b.parse().ok()).unwrap_or(0);
-    if std_bias != dst_bias || (bias + std_bias) % 60 != 0 {
-        return None;
+/// One SerializableTimeZoneTime rule.
+struct Rule {
+    bias: i32,
+    time_minutes: u32,
+    order: u32,
+    month: u32,
+    weekday: chrono::Weekday,
+}
+
+fn rule(n: Option<&Node>) -> Option<Rule> {
+    let n = n?;
+    let time = n.text_at(&["Time"])?;
+    let mut hm = time.split(':');
+    let minutes = hm.next()?.parse::<u32>().ok()? * 60 + hm.next()?.parse::<u32>().ok()?;
+    Some(Rule {
+        bias: n.text_at(&["Bias"])?.parse().ok()?,
+        time_minutes: minutes,
+        order: match n.text_at(&["DayOrder"])?.parse::<i32>().ok()? {
+            -1 => 5,
+            o => o.clamp(0, 5) as u32,
+        },
+        month: n.text_at(&["Month"])?.parse().ok()?,
+        weekday: n.text_at(&["DayOfWeek"])?.parse().ok()?,
+    })
+}
+
+impl Rule {
+    /// This rule's moment in `year`, as local wall-clock time.
+    fn at(&self, year: i32) -> Option<NaiveDateTime> {
+        use chrono::{Datelike, NaiveDate};
+        let first = NaiveDate::from_ymd_opt(year, self.month, 1)?;
+        let shift =
+            (7 + self.weekday.num_days_from_monday() as i64 - first.weekday().num_days_from_monday() as i64) % 7;
+        let mut day = first + chrono::Duration::days(shift + 7 * (i64::from(self.order.max(1)) - 1));
+        while day.month() != self.month {
+            day -= chrono::Duration::days(7);
+        }
+        day.and_hms_opt(self.time_minutes / 60, self.time_minutes % 60, 0)
     }
-    // UTC = local + bias, so the offset is -bias; Etc/GMT signs are inverted by convention.
-    let hours = (bias + std_bias) / 60;
-    let time_zone = match hours {
-        0 => "Etc/UTC".to_string(),
-        h if h > 0 => format!("Etc/GMT+{h}"),
-        h => format!("Etc/GMT{h}"),
+}
+
+/// The UTC offset in minutes at `t` under a SerializableTimeZone (UTC = local + bias).
+fn offset_at(bias: i32, std: &Rule, dst: &Rule, t: DateTime<Utc>) -> i32 {
+    use chrono::Datelike;
+    let standard = -(bias + std.bias);
+    if std.month == 0 || dst.month == 0 || std.bias == dst.bias {
+        return standard;
+    }
+    let local = t.naive_utc() + chrono::Duration::minutes(i64::from(standard));
+    let (Some(dst_start), Some(std_start)) = (dst.at(local.year()), std.at(local.year())) else { return standard };
+    let std_start = std_start + chrono::Duration::minutes(i64::from(dst.bias - std.bias));
+    let in_dst = if dst_start < std_start {
+        dst_start <= local && local < std_start
+    } else {
+        !(std_start <= local && local < dst_start)
     };
+    if in_dst {
+        -(bias + dst.bias)
+    } else {
+        standard
+    }
+}
+
+/// An IANA zone whose offsets match the rules all year (the primary zone of each Windows zone,
+/// in the table's order), else a fixed `Etc/GMT±N` zone for whole-hour offsets without DST.
+fn zone_name(tz: &Node) -> Option<String> {
+    use chrono::{Offset, TimeZone};
+    let bias: i32 = tz.text_at(&["Bias"])?.parse().ok()?;
+    let (std, dst) = (rule(tz.child("StandardTime"))?, rule(tz.child("DaylightTime"))?);
+    let year = 2026;
+    let samples: Vec<DateTime<Utc>> = (1..=12)
+        .flat_map(|m| [1, 8, 15, 22, 28].map(move |d| (m, d)))
+        .filter_map(|(m, d)| Utc.with_ymd_and_hms(year, m, d, 12, 0, 0).single())
+        .collect();
+    let expected: Vec<i32> = samples.iter().map(|t| offset_at(bias, &std, &dst, *t)).collect();
+    let matching = freebusy_core::zones::primary_iana_zones().find(|name| {
+        let Ok(zone) = name.parse::<chrono_tz::Tz>() else { return false };
+        samples
+            .iter()
+            .zip(&expected)
+            .all(|(t, want)| t.with_timezone(&zone).offset().fix().local_minus_utc() / 60 == *want)
+    });
+    matching.map(String::from).or_else(|| {
+        let fixed = expected.first().copied().filter(|o| expected.iter().all(|e| e == o) && o % 60 == 0)?;
+        Some(match -fixed / 60 {
+            0 => "Etc/UTC".to_string(),
+            h if h > 0 => format!("Etc/GMT+{h}"),
+            h => format!("Etc/GMT{h}"),
+        })
+    })
+}
+
+/// Working hours with the mailbox's zone as an IANA name (EWS gives a bias and transition
+/// rules, not a name; reference §5 "Times in the response").
+pub(crate) fn working_hours(wh: &Node) -> Option<WorkingHours> {
+    let time_zone = zone_name(wh.child("TimeZone")?)?;
     let period = wh.path(&["WorkingPeriodArray", "WorkingPeriod"])?;
     let days = period
         .text_at(&["DayOfWeek"])?
@@ -272,6 +351,24 @@ mod tests {
         let root = parse(xml).unwrap();
         let fault = root.path(&["Body", "Fault"]).unwrap();
         assert!(matches!(fault_error(fault), ProviderError::Throttled(Some(297_749))));
+    }
+
+    #[test]
+    fn working_hours_zones_are_recognised_from_their_rules() {
+        let tz = |bias: i32, std: &str, dst: &str| {
+            let xml = format!("<TimeZone><Bias>{bias}</Bias><StandardTime>{std}</StandardTime><DaylightTime>{dst}</DaylightTime></TimeZone>");
+            zone_name(&parse(xml.as_bytes()).unwrap())
+        };
+        let r = |bias: i32, time: &str, order: i32, month: u32| {
+            format!("<Bias>{bias}</Bias><Time>{time}</Time><DayOrder>{order}</DayOrder><Month>{month}</Month><DayOfWeek>Sunday</DayOfWeek>")
+        };
+        // Reference §5 Pacific example.
+        assert_eq!(
+            tz(480, &r(0, "02:00:00", 1, 11), &r(-60, "02:00:00", 2, 3)).as_deref(),
+            Some("America/Los_Angeles")
+        );
+        assert_eq!(tz(-60, &r(0, "03:00:00", 5, 10), &r(-60, "02:00:00", 5, 3)).as_deref(), Some("Europe/Berlin"));
+        assert_eq!(tz(-330, &r(0, "00:00:00", 0, 0), &r(0, "00:00:00", 0, 0)).as_deref(), Some("Asia/Kolkata"));
     }
 
     #[test]
