@@ -33,6 +33,10 @@ pub struct Tenant {
     max_mailboxes: u32,
     max_window_days: u32,
     calls: Semaphore,
+    /// Set after the first successful call. Until then a request's first piece runs alone, so
+    /// that what it caches (the access token, a known mailbox) serves the pieces after it
+    /// instead of every concurrent piece fetching its own token.
+    warm: std::sync::atomic::AtomicBool,
 }
 
 impl Tenant {
@@ -162,6 +166,7 @@ fn build_tenant(
         max_mailboxes,
         max_window_days: info.limits.max_window_days,
         calls: Semaphore::new(section.max_concurrent_calls),
+        warm: std::sync::atomic::AtomicBool::new(false),
         provider,
     })
 }
@@ -199,8 +204,18 @@ impl Tenant {
     /// Split by the provider's limits, call (concurrently, within the tenant's cap), retry
     /// throttled calls, and assemble the answer.
     pub async fn freebusy(&self, req: &FreeBusyRequest) -> FreeBusyResponse {
+        use std::sync::atomic::Ordering;
         let pieces = plan(req, self.max_mailboxes, self.max_window_days);
-        let results = futures::future::join_all(pieces.iter().map(|p| self.call_with_retries(p, req.details))).await;
+        let mut results = Vec::with_capacity(pieces.len());
+        let mut rest = &pieces[..];
+        if !self.warm.load(Ordering::Relaxed) && pieces.len() > 1 {
+            results.push(self.call_with_retries(&pieces[0], req.details).await);
+            rest = &pieces[1..];
+        }
+        results.extend(futures::future::join_all(rest.iter().map(|p| self.call_with_retries(p, req.details))).await);
+        if results.iter().any(Result::is_ok) {
+            self.warm.store(true, Ordering::Relaxed);
+        }
         assemble(req, &pieces, results)
     }
 
