@@ -24,11 +24,16 @@ pub struct IssuedToken {
     pub tenant_id: String,
     pub client_id: String,
     pub audience: String,
+    /// Application permissions (app-only tokens).
     pub roles: Vec<String>,
+    /// Delegated permissions (`scp`, user tokens).
+    pub scopes: Vec<String>,
+    /// The signed-in user's address (user tokens).
+    pub user: Option<String>,
     pub expires: DateTime<Utc>,
 }
 
-fn random_id() -> String {
+pub(crate) fn random_id() -> String {
     let mut b = [0u8; 16];
     rand::rng().fill_bytes(&mut b);
     let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
@@ -37,7 +42,7 @@ fn random_id() -> String {
 
 /// An Entra error body: `error`, `error_description` ending in trace/correlation ids and a
 /// timestamp, `error_codes`, `timestamp`, `trace_id`, `correlation_id`, `error_uri`.
-fn error(status: StatusCode, error: &str, code: u32, message: &str) -> Response {
+pub(crate) fn error(status: StatusCode, error: &str, code: u32, message: &str) -> Response {
     let now = Utc::now();
     let (trace, correlation) = (random_id(), random_id());
     let body = json!({
@@ -90,6 +95,9 @@ pub async fn token(
     };
     match form.get("grant_type").map(String::as_str) {
         Some("client_credentials") => {}
+        Some(grant @ ("refresh_token" | "authorization_code" | "urn:ietf:params:oauth:grant-type:device_code")) => {
+            return crate::delegated::grant(&emu, tenant, grant, &form)
+        }
         Some(other) => {
             return error(
                 StatusCode::BAD_REQUEST,
@@ -171,6 +179,8 @@ pub async fn token(
             client_id: app.client_id.clone(),
             audience: resource.to_string(),
             roles,
+            scopes: Vec::new(),
+            user: None,
             expires,
         },
     );
@@ -193,9 +203,7 @@ fn jwt(
     now: DateTime<Utc>,
     expires: DateTime<Utc>,
 ) -> String {
-    let enc = |v: serde_json::Value| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string());
-    let header = enc(json!({"typ": "JWT", "alg": "RS256", "kid": "freebusy-emulator"}));
-    let claims = enc(json!({
+    signed(json!({
         "aud": audience,
         "iss": format!("https://sts.windows.net/{}/", tenant.id),
         "iat": now.timestamp(), "nbf": now.timestamp(), "exp": expires.timestamp(),
@@ -206,8 +214,14 @@ fn jwt(
         "roles": roles,
         "tid": tenant.id,
         "ver": "1.0",
-    }));
+    }))
+}
+
+/// A JWT-shaped token carrying `claims`, with a random signature (see [`jwt`]).
+pub(crate) fn signed(claims: serde_json::Value) -> String {
+    let enc = |v: serde_json::Value| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string());
+    let header = enc(json!({"typ": "JWT", "alg": "RS256", "kid": "freebusy-emulator"}));
     let mut sig = [0u8; 64];
     rand::rng().fill_bytes(&mut sig);
-    format!("{header}.{claims}.{}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sig))
+    format!("{header}.{}.{}", enc(claims), base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sig))
 }

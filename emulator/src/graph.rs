@@ -218,6 +218,22 @@ fn schedule_information(
     })
 }
 
+/// `POST /v1.0/me/calendar/getSchedule`: the signed-in user's (delegated tokens only).
+pub async fn get_my_schedule(State(emu): State<Arc<Emu>>, headers: HeaderMap, body: String) -> Response {
+    let user = match authenticate(&emu, &headers) {
+        Ok(t) => t.user,
+        Err(resp) => return resp,
+    };
+    let Some(user) = user else {
+        return graph_error(
+            StatusCode::BAD_REQUEST,
+            "BadRequest",
+            "/me request is only valid with delegated authentication flow.",
+        );
+    };
+    get_schedule(State(emu), Path(user), headers, body).await
+}
+
 /// `POST /v1.0/users/{id}/calendar/getSchedule`.
 pub async fn get_schedule(
     State(emu): State<Arc<Emu>>,
@@ -233,7 +249,8 @@ pub async fn get_schedule(
     if let Some(fault) = emu.next_fault() {
         return injected(fault);
     }
-    if !token.roles.iter().any(|r| CALENDAR_ROLES.contains(&r.as_str())) {
+    // Application permission (roles) or delegated permission (scp) - reference §1 permissions.
+    if !token.roles.iter().chain(&token.scopes).any(|r| CALENDAR_ROLES.contains(&r.as_str())) {
         return graph_error(
             StatusCode::FORBIDDEN,
             "ErrorAccessDenied",

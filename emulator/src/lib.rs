@@ -10,6 +10,7 @@
 // Handlers return ready HTTP error responses as their `Err`; boxing them would only add noise.
 #![allow(clippy::result_large_err)]
 
+pub mod delegated;
 pub mod demo;
 pub mod directory;
 pub mod entra;
@@ -60,6 +61,9 @@ pub struct State {
     pub(crate) tokens: Mutex<HashMap<String, entra::IssuedToken>>,
     pub(crate) faults: Mutex<VecDeque<Fault>>,
     pub(crate) token_lifetime_secs: i64,
+    pub(crate) delegated: Mutex<delegated::Delegated>,
+    pub(crate) device_code_interval_secs: u64,
+    pub(crate) refresh_token_lifetime_secs: i64,
     pub(crate) ews_schema_dir: Option<std::path::PathBuf>,
     pub(crate) ews_max_window_days: i64,
     ews_bodies: Mutex<Vec<String>>,
@@ -112,6 +116,10 @@ pub struct Options {
     pub token_lifetime_secs: i64,
     /// Tenants to serve.
     pub tenants: Vec<Tenant>,
+    /// Seconds a device-code client must wait between polls (Entra says 5).
+    pub device_code_interval_secs: u64,
+    /// Lifetime of refresh tokens (Entra: 90 days of inactivity).
+    pub refresh_token_lifetime_secs: i64,
     /// Where `messages.xsd` and `types.xsd` are; when set, EWS requests are validated with
     /// xmllint and invalid ones get an ErrorSchemaValidation fault.
     pub ews_schema_dir: Option<std::path::PathBuf>,
@@ -125,6 +133,8 @@ impl Default for Options {
         Options {
             token_lifetime_secs: 3599,
             tenants: vec![demo::tenant()],
+            device_code_interval_secs: 5,
+            refresh_token_lifetime_secs: 90 * 86_400,
             ews_schema_dir: None,
             ews_max_window_days: 42,
         }
@@ -147,6 +157,9 @@ impl Emulator {
             tokens: Mutex::new(HashMap::new()),
             faults: Mutex::new(VecDeque::new()),
             token_lifetime_secs: options.token_lifetime_secs,
+            delegated: Mutex::new(delegated::Delegated::default()),
+            device_code_interval_secs: options.device_code_interval_secs,
+            refresh_token_lifetime_secs: options.refresh_token_lifetime_secs,
             ews_schema_dir: options.ews_schema_dir,
             ews_max_window_days: options.ews_max_window_days,
             ews_bodies: Mutex::new(Vec::new()),
@@ -179,6 +192,38 @@ impl Emulator {
         self.state.stats()
     }
 
+    /// The user codes of device codes waiting for their user.
+    pub fn pending_user_codes(&self) -> Vec<String> {
+        self.state
+            .delegated
+            .lock()
+            .expect("delegated")
+            .device_codes
+            .values()
+            .filter(|d| d.approved_user.is_none())
+            .map(|d| d.user_code.clone())
+            .collect()
+    }
+
+    /// Sign `user` in for the device code showing `user_code` (what the user does in a browser).
+    pub fn approve_device_code(&self, user_code: &str, user: &str) -> bool {
+        let mut state = self.state.delegated.lock().expect("delegated");
+        match state.device_codes.values_mut().find(|d| d.user_code == user_code) {
+            Some(d) => {
+                d.approved_user = Some(user.to_string());
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Revoke every refresh token (an admin's "revoke sessions").
+    pub fn revoke_refresh_tokens(&self) {
+        for grant in self.state.delegated.lock().expect("delegated").refresh_tokens.values_mut() {
+            grant.revoked = true;
+        }
+    }
+
     /// The EWS request bodies received so far (the last 200).
     pub fn ews_requests(&self) -> Vec<String> {
         self.state.ews_bodies.lock().expect("ews bodies").clone()
@@ -196,6 +241,9 @@ impl Drop for Emulator {
 fn router(state: Arc<State>) -> Router {
     Router::new()
         .route("/{tenant}/oauth2/v2.0/token", post(entra::token))
+        .route("/{tenant}/oauth2/v2.0/devicecode", post(delegated::devicecode))
+        .route("/{tenant}/oauth2/v2.0/authorize", get(delegated::authorize))
+        .route("/v1.0/me/calendar/getSchedule", post(graph::get_my_schedule))
         .route("/v1.0/users/{user}/calendar/getSchedule", post(graph::get_schedule))
         .route("/v1.0/users", get(directory::users))
         .route("/v1.0/places/microsoft.graph.room", get(directory::rooms))

@@ -171,6 +171,12 @@ pub struct App {
     pub roles: Vec<String>,
     /// Office 365 Exchange Online application permissions (`full_access_as_app`).
     pub exchange_roles: Vec<String>,
+    /// "Allow public client flows": device code and authorization code with PKCE.
+    pub public_client: bool,
+    /// Consented delegated Microsoft Graph permissions (`Calendars.ReadBasic`, ...).
+    pub delegated_scopes: Vec<String>,
+    /// Consented delegated Exchange permissions (`EWS.AccessAsUser.All`).
+    pub delegated_exchange_scopes: Vec<String>,
 }
 
 /// A tenant: directory, apps and mailboxes.

@@ -12,5 +12,6 @@
 pub mod api;
 pub mod config;
 pub mod demo;
+pub mod login;
 pub mod runtime;
 pub mod service;

@@ -68,6 +68,24 @@ enum Command {
         #[arg(long)]
         tenant: Option<String>,
     },
+    /// Sign a user in for a tenant with delegated access and store the refresh token.
+    Login {
+        /// Config file (TOML).
+        #[arg(long, short, env = "FREEBUSY_CONFIG")]
+        config: PathBuf,
+        /// Tenant name.
+        #[arg(long)]
+        tenant: String,
+        /// Sign in in a browser (authorization code with PKCE) instead of with a device code.
+        #[arg(long)]
+        browser: bool,
+        /// Localhost port of the browser redirect (the app registration lists http://localhost:<port>).
+        #[arg(long, default_value_t = 8000)]
+        port: u16,
+        /// Pre-fill the user in the browser sign-in.
+        #[arg(long)]
+        user: Option<String>,
+    },
     /// Run against the built-in Microsoft 365 emulator's demo tenant (no account needed).
     Demo {
         /// Listen address for the API.
@@ -171,6 +189,21 @@ async fn main() -> anyhow::Result<()> {
             if failed {
                 bail!("one or more tenants failed the check");
             }
+        }
+        Command::Login { config, tenant, browser, port, user } => {
+            let loaded = LoadedConfig::from_file(&config)?;
+            let params = freebusy_host::login::params_for(&loaded, &tenant)?;
+            let show = |text: &str| println!("{text}");
+            if browser {
+                println!("Open this URL in a browser to sign in:");
+                freebusy_host::login::browser(&params, port, user.as_deref(), show).await?;
+            } else {
+                freebusy_host::login::device_code(&params, show).await?;
+            }
+            println!(
+                "Signed in; the refresh token is stored in {} (readable by its owner only).",
+                params.token_file.display()
+            );
         }
         Command::Demo { listen, components } => {
             let dir = components.or_else(demo::find_components_dir).context(

@@ -33,6 +33,9 @@ pub struct Tenant {
     max_mailboxes: u32,
     max_window_days: u32,
     calls: Semaphore,
+    /// Settings read from files, with the value last written: a provider that replaces one
+    /// (a rotated refresh token) has it written back.
+    file_settings: Vec<FileSetting>,
     /// Set after the first successful call. Until then a request's first piece runs alone, so
     /// that what it caches (the access token, a known mailbox) serves the pieces after it
     /// instead of every concurrent piece fetching its own token.
@@ -44,6 +47,30 @@ impl Tenant {
     pub fn context(&self) -> &CallContext {
         &self.ctx
     }
+}
+
+/// A setting kept in a file.
+struct FileSetting {
+    name: String,
+    path: std::path::PathBuf,
+    written: std::sync::Mutex<String>,
+}
+
+/// Write `value` to `path` readable by its owner only, replacing it atomically.
+pub fn write_private_file(path: &std::path::Path, value: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)?;
+    }
+    let tmp = path.with_extension("tmp");
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(&tmp)?;
+    file.write_all(value.as_bytes())?;
+    file.sync_all()?;
+    std::fs::rename(&tmp, path)
 }
 
 /// Errors a request can meet before any provider is called.
@@ -123,6 +150,7 @@ fn build_tenant(
 ) -> anyhow::Result<Tenant> {
     let info = provider.info();
     let mut settings = Vec::new();
+    let mut file_settings = Vec::new();
     for (key, value) in &section.settings {
         let Some(spec) = info.settings.iter().find(|s| &s.name == key) else {
             let known: Vec<&str> = info.settings.iter().map(|s| s.name.as_str()).collect();
@@ -135,7 +163,16 @@ fn build_tenant(
                 "secret written into the config file; prefer {{ env = \"...\" }} or {{ file = \"...\" }}"
             );
         }
-        settings.push((key.clone(), value.resolve(&loaded.base_dir).with_context(|| format!("setting '{key}'"))?));
+        let resolved = value.resolve(&loaded.base_dir).with_context(|| format!("setting '{key}'"))?;
+        if let crate::config::SettingValue::File { file } = value {
+            let path = loaded.base_dir.join(file);
+            file_settings.push(FileSetting {
+                name: key.clone(),
+                path,
+                written: std::sync::Mutex::new(resolved.clone()),
+            });
+        }
+        settings.push((key.clone(), resolved));
     }
     for spec in info.settings.iter().filter(|s| s.required) {
         if !settings.iter().any(|(k, _)| k == &spec.name) {
@@ -167,11 +204,40 @@ fn build_tenant(
         max_window_days: info.limits.max_window_days,
         calls: Semaphore::new(section.max_concurrent_calls),
         warm: std::sync::atomic::AtomicBool::new(false),
+        file_settings,
         provider,
     })
 }
 
 impl Tenant {
+    /// Write back settings the provider replaced (key `setting:<name>` in its store).
+    fn persist_updated_settings(&self) {
+        for setting in &self.file_settings {
+            let Some(value) =
+                self.ctx.kv.get(&format!("setting:{}", setting.name)).and_then(|v| String::from_utf8(v).ok())
+            else {
+                continue;
+            };
+            let mut written = setting.written.lock().expect("setting lock");
+            if *written == value {
+                continue;
+            }
+            match write_private_file(&setting.path, &value) {
+                Ok(()) => {
+                    tracing::info!(
+                        tenant = self.name.as_str(),
+                        setting = setting.name.as_str(),
+                        "stored the provider's new value"
+                    );
+                    *written = value;
+                }
+                Err(e) => {
+                    tracing::error!(tenant = self.name.as_str(), setting = setting.name.as_str(), error = %e, "could not store the provider's new value")
+                }
+            }
+        }
+    }
+
     /// People or rooms by prefix, through the provider. A provider failure is the error.
     pub async fn search_directory(&self, req: &DirectoryRequest) -> Result<DirectoryResponse, MailboxError> {
         let kind = match req.kind {
@@ -182,6 +248,7 @@ impl Tenant {
             let _permit = self.calls.acquire().await.expect("semaphore never closed");
             self.provider.search_directory(&self.ctx, req.prefix.clone(), kind, req.max).await
         };
+        self.persist_updated_settings();
         let entries = found.map_err(|e| call_error(&e))?;
         Ok(DirectoryResponse {
             entries: entries
@@ -216,6 +283,7 @@ impl Tenant {
         if results.iter().any(Result::is_ok) {
             self.warm.store(true, Ordering::Relaxed);
         }
+        self.persist_updated_settings();
         assemble(req, &pieces, results)
     }
 

@@ -158,7 +158,17 @@ pub async fn start(runtime: RuntimeConfig, tenants: impl FnOnce(&str) -> String)
 /// [`start`] with emulator options.
 pub async fn start_with(options: Options, runtime: RuntimeConfig, tenants: impl FnOnce(&str) -> String) -> Stack {
     let emulator = Emulator::start(([127, 0, 0, 1], 0).into(), options).await.expect("start emulator");
-    let text = format!("default_tenant = \"contoso\"\n{}\n{}", providers(), tenants(&emulator.base_url));
+    stack_on(emulator, runtime, tenants).await
+}
+
+/// The config text [`stack_on`] uses: the providers plus `tenants`.
+pub fn config_text(tenants: &str) -> String {
+    format!("default_tenant = \"contoso\"\n{}\n{}", providers(), tenants)
+}
+
+/// A host serving `tenants(emulator_url)` for an emulator that is already running.
+pub async fn stack_on(emulator: Emulator, runtime: RuntimeConfig, tenants: impl FnOnce(&str) -> String) -> Stack {
+    let text = config_text(&tenants(&emulator.base_url));
     let loaded = LoadedConfig::from_str(&text, PathBuf::new()).expect("valid test config");
     let runtime = Runtime::new(runtime).expect("runtime");
     let service = Arc::new(Service::from_config(&loaded, &runtime).await.expect("service"));

@@ -29,6 +29,11 @@ impl Store {
         self.0.lock().expect("kv store").len()
     }
 
+    /// A value by key.
+    pub fn get(&self, key: &str) -> Option<Vec<u8>> {
+        self.0.lock().expect("kv store").get(key).cloned()
+    }
+
     /// Whether the store is empty.
     pub fn is_empty(&self) -> bool {
         self.len() == 0

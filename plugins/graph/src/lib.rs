@@ -11,7 +11,7 @@
 mod directory;
 mod schedule;
 
-use freebusy_provider_sdk::entra::{token_permissions, ClientCredentials};
+use freebusy_provider_sdk::entra::{token_permissions, ClientCredentials, Credentials, RefreshToken};
 use freebusy_provider_sdk::settings::Settings as Config;
 use freebusy_provider_sdk::types::*;
 
@@ -40,12 +40,14 @@ fn scope(settings: &Config) -> Result<String, ProviderError> {
     }
     let base = settings.url("graph_base_url", DEFAULT_GRAPH)?;
     let resource = GRAPH_CLOUDS.iter().find(|c| c.eq_ignore_ascii_case(&base)).copied().unwrap_or(DEFAULT_GRAPH);
-    Ok(format!("{resource}/.default"))
+    // Delegated tokens are redeemed from a refresh token, which offline_access keeps coming.
+    let offline = if settings.get("auth") == Some("delegated") { " offline_access" } else { "" };
+    Ok(format!("{resource}/.default{offline}"))
 }
 
 /// Connection settings resolved from the call's settings.
 pub(crate) struct Connection<'a> {
-    pub credentials: ClientCredentials<'a>,
+    pub credentials: Credentials<'a>,
     pub graph: String,
     pub anchor: Option<&'a str>,
 }
@@ -55,14 +57,30 @@ pub(crate) fn connection<'a>(
     authority: &'a str,
     scope: &'a str,
 ) -> Result<Connection<'a>, ProviderError> {
-    Ok(Connection {
-        credentials: ClientCredentials {
+    let credentials = match settings.get("auth").unwrap_or("app") {
+        "app" => Credentials::App(ClientCredentials {
             authority,
             tenant: settings.required("tenant_id")?,
             client_id: settings.required("client_id")?,
             client_secret: settings.required("client_secret")?,
             scope,
-        },
+        }),
+        "delegated" => Credentials::Delegated(RefreshToken {
+            authority,
+            tenant: settings.required("tenant_id")?,
+            client_id: settings.required("client_id")?,
+            client_secret: settings.get("client_secret"),
+            refresh_token: settings.required("refresh_token")?,
+            scope,
+        }),
+        other => {
+            return Err(ProviderError::Misconfigured(format!(
+                "setting 'auth' must be 'app' or 'delegated', not '{other}'"
+            )))
+        }
+    };
+    Ok(Connection {
+        credentials,
         graph: settings.url("graph_base_url", DEFAULT_GRAPH)?,
         anchor: settings.get("anchor_mailbox"),
     })
@@ -90,7 +108,9 @@ impl freebusy_provider_sdk::Guest for Graph {
             settings: vec![
                 setting("tenant_id", "Directory (tenant) ID or verified domain", true, false, None),
                 setting("client_id", "Application (client) ID of the app registration", true, false, None),
-                setting("client_secret", "Client secret value (not its ID)", true, true, None),
+                setting("auth", "app (client credentials, application permissions) or delegated (a user signed in with `freebusy login`)", false, false, Some("app")),
+                setting("client_secret", "Client secret value (not its ID); not needed for delegated public clients", false, true, None),
+                setting("refresh_token", "delegated: the refresh token `freebusy login` stored (use { file = ... })", false, true, None),
                 setting("authority", "Identity platform host (national clouds: https://login.microsoftonline.us, https://login.chinacloudapi.cn)", false, false, Some(DEFAULT_AUTHORITY)),
                 setting("graph_base_url", "Graph host (national clouds: https://graph.microsoft.us, https://dod-graph.microsoft.us, https://microsoftgraph.chinacloudapi.cn)", false, false, Some(DEFAULT_GRAPH)),
                 setting("graph_scope", "Token scope (default: <Graph resource of graph_base_url>/.default)", false, false, None),

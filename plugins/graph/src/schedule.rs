@@ -138,6 +138,11 @@ enum Anchored {
 /// tenant serves, but a nonexistent one fails the whole call with 404. So: the configured
 /// anchor, else the last anchor that worked, else the requested mailboxes in turn.
 fn send_with_anchor(conn: &Connection, q: &Query, body: &[u8]) -> Result<Anchored, ProviderError> {
+    // A signed-in user asks on their own calendar (reference §1: POST /me/calendar/getSchedule).
+    if matches!(conn.credentials, freebusy_provider_sdk::entra::Credentials::Delegated(_)) {
+        let url = format!("{}/v1.0/me/calendar/getSchedule", conn.graph);
+        return Ok(Anchored::Answer(send_authorized(conn, &url, body)?));
+    }
     if let Some(anchor) = conn.anchor {
         let resp = send_authorized(conn, &schedule_url(conn, anchor), body)?;
         if resp.status == 404 {
@@ -177,7 +182,7 @@ fn schedule_url(conn: &Connection, anchor: &str) -> String {
 const ANCHOR_TTL_MS: i64 = 24 * 3600 * 1000;
 
 fn anchor_key(conn: &Connection) -> String {
-    format!("{ANCHOR_KEY}|{}|{}", conn.graph, conn.credentials.tenant)
+    format!("{ANCHOR_KEY}|{}|{}", conn.graph, conn.credentials.tenant())
 }
 
 /// One request with the bearer token; a 401 drops the cached token and retries once with a

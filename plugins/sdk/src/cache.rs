@@ -47,3 +47,23 @@ pub fn remove(key: &str) {
         let _ = bucket.delete(key);
     }
 }
+
+/// Key under which a provider stores a new value for one of its settings (for example a rotated
+/// refresh token). Hosts that keep that setting in a file write the value back to it; the
+/// provider prefers the stored value over the one passed in the settings.
+pub fn setting_key(name: &str) -> String {
+    format!("setting:{name}")
+}
+
+/// The replacement value of a setting, if the provider stored one.
+pub fn updated_setting(name: &str) -> Option<String> {
+    let bytes = bucket()?.get(&setting_key(name)).ok()??;
+    String::from_utf8(bytes).ok()
+}
+
+/// Store a replacement value for a setting (raw UTF-8, no expiry).
+pub fn update_setting(name: &str, value: &str) {
+    if let Some(bucket) = bucket() {
+        let _ = bucket.set(&setting_key(name), value.as_bytes());
+    }
+}

@@ -27,6 +27,7 @@ pub struct ClientCredentials<'a> {
 struct TokenResponse {
     access_token: String,
     expires_in: Option<serde_json::Value>,
+    refresh_token: Option<String>,
 }
 
 #[derive(Deserialize, Default)]
@@ -37,6 +38,105 @@ struct TokenError {
     error_description: String,
     #[serde(default)]
     error_codes: Vec<u64>,
+}
+
+/// A signed-in user's refresh token (delegated access), as `freebusy login` stores it.
+pub struct RefreshToken<'a> {
+    pub authority: &'a str,
+    pub tenant: &'a str,
+    pub client_id: &'a str,
+    /// Only for confidential (web) app registrations; public clients have none.
+    pub client_secret: Option<&'a str>,
+    /// The refresh token from the settings; a rotated one in the key-value store wins.
+    pub refresh_token: &'a str,
+    /// For example `https://graph.microsoft.com/.default offline_access`.
+    pub scope: &'a str,
+}
+
+/// Setting that holds the refresh token.
+pub const REFRESH_TOKEN_SETTING: &str = "refresh_token";
+
+impl RefreshToken<'_> {
+    fn cache_key(&self) -> String {
+        format!("entra-user-token|{}|{}|{}|{}", self.authority, self.tenant, self.client_id, self.scope)
+    }
+
+    /// A valid access token: cached, or redeemed from the refresh token, whose successor is
+    /// stored for next time (Entra rotates refresh tokens; reference §4).
+    pub fn token(&self) -> Result<String, ProviderError> {
+        let key = self.cache_key();
+        if let Some(token) = cache::get(&key) {
+            return Ok(token);
+        }
+        let refresh = cache::updated_setting(REFRESH_TOKEN_SETTING).unwrap_or_else(|| self.refresh_token.to_string());
+        let mut form = form_urlencoded::Serializer::new(String::new());
+        form.append_pair("client_id", self.client_id)
+            .append_pair("grant_type", "refresh_token")
+            .append_pair("refresh_token", &refresh)
+            .append_pair("scope", self.scope);
+        if let Some(secret) = self.client_secret {
+            form.append_pair("client_secret", secret);
+        }
+        let url = format!("{}/{}/oauth2/v2.0/token", self.authority, http::encode_component(self.tenant));
+        let req = Request::new("POST", url).body("application/x-www-form-urlencoded", form.finish());
+        let resp = http::send(&req).map_err(|e| ProviderError::Unavailable(format!("token endpoint: {e}")))?;
+        if resp.status != 200 {
+            return Err(match token_error(resp.status, &resp.body, resp.header("retry-after")) {
+                ProviderError::AuthFailed(m) => ProviderError::AuthFailed(format!(
+                    "{m}; the signed-in user's refresh token no longer works: sign in again with `freebusy login`"
+                )),
+                other => other,
+            });
+        }
+        let parsed: TokenResponse = serde_json::from_slice(&resp.body)
+            .map_err(|_| ProviderError::Unavailable("token endpoint sent an unreadable token response".into()))?;
+        if let Some(next) = parsed.refresh_token.as_deref().filter(|n| *n != refresh) {
+            cache::update_setting(REFRESH_TOKEN_SETTING, next);
+        }
+        let lifetime_s = parsed.expires_in.as_ref().and_then(seconds).unwrap_or(3599);
+        let margin_s = (lifetime_s / 2).min(300);
+        cache::put(&key, &parsed.access_token, cache::now_ms() + (lifetime_s - margin_s) * 1000);
+        Ok(parsed.access_token)
+    }
+
+    /// Forget the cached access token.
+    pub fn forget(&self) {
+        cache::remove(&self.cache_key());
+    }
+}
+
+/// App-only or delegated credentials.
+pub enum Credentials<'a> {
+    /// Client credentials (application permissions).
+    App(ClientCredentials<'a>),
+    /// A signed-in user's refresh token (delegated permissions).
+    Delegated(RefreshToken<'a>),
+}
+
+impl Credentials<'_> {
+    /// A valid access token.
+    pub fn token(&self) -> Result<String, ProviderError> {
+        match self {
+            Credentials::App(c) => c.token(),
+            Credentials::Delegated(c) => c.token(),
+        }
+    }
+
+    /// Forget the cached access token.
+    pub fn forget(&self) {
+        match self {
+            Credentials::App(c) => c.forget(),
+            Credentials::Delegated(c) => c.forget(),
+        }
+    }
+
+    /// The tenant.
+    pub fn tenant(&self) -> &str {
+        match self {
+            Credentials::App(c) => c.tenant,
+            Credentials::Delegated(c) => c.tenant,
+        }
+    }
 }
 
 impl ClientCredentials<'_> {
@@ -118,6 +218,9 @@ fn token_error(status: u16, body: &[u8], retry_after: Option<&str>) -> ProviderE
         "AADSTS700016" => "no application with this client id in this tenant: check client_id and tenant_id, or grant admin consent in this tenant",
         "AADSTS90002" => "the tenant does not exist: check tenant_id (a GUID or a verified domain)",
         "AADSTS65001" => "admin consent is missing (it can take up to two hours to take effect after granting)",
+        "AADSTS70008" => "the refresh token has expired or was revoked",
+        "AADSTS700082" => "the refresh token expired after a long time unused",
+        "AADSTS70043" => "the refresh token expired under a Conditional Access sign-in frequency policy",
         "AADSTS70011" => "the scope is not valid for this flow",
         "AADSTS7000218" => "the request carries no client secret or certificate assertion",
         _ => "",

@@ -1,0 +1,147 @@
+//! Delegated access: a user signs in with `freebusy login` (device code, or browser with PKCE),
+//! the refresh token is stored readable by its owner only, the Graph provider redeems it and
+//! the host writes the rotated one back; a revoked one asks for a new sign-in, once.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use freebusy_core::api::FreeBusyResponse;
+use freebusy_emulator::{demo, Emulator, Options};
+use freebusy_host::config::LoadedConfig;
+use freebusy_host::login;
+use freebusy_host::runtime::RuntimeConfig;
+use freebusy_tests::{config_text, get, stack_on};
+
+fn token_file(test: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("freebusy-login-{test}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir.join("contoso.token")
+}
+
+fn delegated_tenant(url: &str, file: &Path) -> String {
+    format!(
+        r#"
+[tenants.contoso]
+provider = "graph"
+[tenants.contoso.settings]
+auth = "delegated"
+tenant_id = "{tenant}"
+client_id = "{client}"
+refresh_token = {{ file = "{file}" }}
+authority = "{url}"
+graph_base_url = "{url}"
+"#,
+        tenant = demo::TENANT_ID,
+        client = demo::CLIENT_ID,
+        file = file.display()
+    )
+}
+
+async fn emulator() -> Emulator {
+    let options = Options { device_code_interval_secs: 1, ..Options::default() };
+    Emulator::start(([127, 0, 0, 1], 0).into(), options).await.unwrap()
+}
+
+fn params(emulator: &Emulator, file: &Path) -> login::LoginParams {
+    let loaded =
+        LoadedConfig::from_str(&config_text(&delegated_tenant(&emulator.base_url, file)), PathBuf::new()).unwrap();
+    login::params_for(&loaded, "contoso").unwrap()
+}
+
+async fn sign_in_with_device_code(emulator: &Emulator, file: &Path) {
+    let p = params(emulator, file);
+    let shown = Arc::new(Mutex::new(Vec::<String>::new()));
+    let login = tokio::spawn({
+        let shown = shown.clone();
+        async move { login::device_code(&p, |m| shown.lock().unwrap().push(m.to_string())).await }
+    });
+    // The user opens the page and types the code: the emulator's stand-in for that.
+    let code = loop {
+        if let Some(code) = emulator.pending_user_codes().pop() {
+            break code;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(shown.lock().unwrap().iter().any(|m| m.contains(&code) && m.contains("microsoft.com/devicelogin")));
+    tokio::time::sleep(Duration::from_millis(1500)).await; // at least one authorization_pending
+    assert!(emulator.approve_device_code(&code, "adele.vance@contoso.com"));
+    tokio::time::timeout(Duration::from_secs(20), login).await.unwrap().unwrap().unwrap();
+}
+
+async fn ask(api: &str) -> FreeBusyResponse {
+    let (status, _, body) = get(&format!(
+        "{api}/v1/freebusy?mailboxes=room.adams@contoso.com&start=2026-03-23T00:00:00Z&end=2026-03-31T00:00:00Z"
+    ))
+    .await;
+    assert_eq!(status, 200, "{body}");
+    serde_json::from_str(&body).unwrap()
+}
+
+#[tokio::test]
+async fn device_code_sign_in_stores_a_private_token_the_provider_redeems_and_rotates() {
+    let emulator = emulator().await;
+    let file = token_file("device");
+    sign_in_with_device_code(&emulator, &file).await;
+    let first = std::fs::read_to_string(&file).unwrap();
+    assert!(!first.is_empty());
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(std::fs::metadata(&file).unwrap().permissions().mode() & 0o777, 0o600);
+    }
+    let stack = stack_on(emulator, RuntimeConfig::default(), |url| delegated_tenant(url, &file)).await;
+    let before = stack.emulator.stats().token_requests;
+    let r = ask(&stack.api).await;
+    assert_eq!(r.mailboxes[0].busy.as_ref().map(Vec::len), Some(3), "{:?}", r.mailboxes[0].error);
+    // The provider redeemed the refresh token once; Entra handed out a new one, now stored.
+    assert_eq!(stack.emulator.stats().token_requests, before + 1);
+    let rotated = std::fs::read_to_string(&file).unwrap();
+    assert_ne!(rotated, first, "the rotated refresh token was not written back");
+    // The access token is cached: no new token request for the next query.
+    ask(&stack.api).await;
+    assert_eq!(stack.emulator.stats().token_requests, before + 1);
+}
+
+#[tokio::test]
+async fn browser_sign_in_uses_pkce_and_a_localhost_redirect() {
+    let emulator = emulator().await;
+    let file = token_file("browser");
+    let p = params(&emulator, &file);
+    let (tx, rx) = tokio::sync::oneshot::channel::<String>();
+    let tx = Mutex::new(Some(tx));
+    let login = tokio::spawn(async move {
+        login::browser(&p, 0, Some("megan.bowen@contoso.com"), |url| {
+            if let Some(tx) = tx.lock().unwrap().take() {
+                let _ = tx.send(url.to_string());
+            }
+        })
+        .await
+    });
+    let url = rx.await.unwrap();
+    assert!(
+        url.contains("code_challenge_method=S256") && url.contains("redirect_uri=http%3A%2F%2Flocalhost%3A"),
+        "{url}"
+    );
+    // The browser: the emulator signs the hinted user in and redirects to localhost.
+    let page = reqwest::get(&url).await.unwrap().text().await.unwrap();
+    assert!(page.contains("Signed in"), "{page}");
+    tokio::time::timeout(Duration::from_secs(20), login).await.unwrap().unwrap().unwrap();
+    let stack = stack_on(emulator, RuntimeConfig::default(), |url| delegated_tenant(url, &file)).await;
+    assert_eq!(ask(&stack.api).await.mailboxes[0].busy.as_ref().map(Vec::len), Some(3));
+}
+
+#[tokio::test]
+async fn a_revoked_refresh_token_asks_for_a_new_sign_in_and_is_not_retried() {
+    let emulator = emulator().await;
+    let file = token_file("revoked");
+    sign_in_with_device_code(&emulator, &file).await;
+    emulator.revoke_refresh_tokens();
+    let stack = stack_on(emulator, RuntimeConfig::default(), |url| delegated_tenant(url, &file)).await;
+    let before = stack.emulator.stats().token_requests;
+    let r = ask(&stack.api).await;
+    let err = r.mailboxes[0].error.as_ref().expect("an auth error, not free");
+    assert_eq!(err.code, "auth-failed");
+    assert!(err.message.contains("AADSTS70008") && err.message.contains("freebusy login"), "{}", err.message);
+    assert_eq!(stack.emulator.stats().token_requests, before + 1, "never retried");
+}
