@@ -65,6 +65,7 @@ fn unauthorized() -> Response {
 enum Caller<'a> {
     Basic(&'a Tenant),
     AppOnly(&'a Tenant),
+    Delegated(&'a Tenant),
 }
 
 fn authenticate<'a>(emu: &'a Emu, headers: &HeaderMap) -> Result<Caller<'a>, Response> {
@@ -82,10 +83,16 @@ fn authenticate<'a>(emu: &'a Emu, headers: &HeaderMap) -> Result<Caller<'a>, Res
         let token = token
             .filter(|t| t.expires > Utc::now() && t.audience == "https://outlook.office365.com")
             .ok_or_else(unauthorized)?;
+        let tenant = emu.tenant(&token.tenant_id).ok_or_else(unauthorized)?;
+        // A signed-in user with EWS.AccessAsUser.All acts as themselves; an app needs
+        // full_access_as_app and impersonation (reference §4, §5).
+        if token.scopes.iter().any(|s| s == "EWS.AccessAsUser.All") {
+            return Ok(Caller::Delegated(tenant));
+        }
         if !token.roles.iter().any(|r| r == "full_access_as_app") {
             return Err(fault("ErrorAccessDenied", "Access is denied. Check credentials and try again.", None));
         }
-        return emu.tenant(&token.tenant_id).map(Caller::AppOnly).ok_or_else(unauthorized);
+        return Ok(Caller::AppOnly(tenant));
     }
     Err(unauthorized())
 }
@@ -195,7 +202,7 @@ pub async fn exchange_asmx(State(emu): State<Arc<Emu>>, headers: HeaderMap, body
         Err(resp) => return resp,
     };
     let tenant = match caller {
-        Caller::Basic(t) | Caller::AppOnly(t) => t,
+        Caller::Basic(t) | Caller::AppOnly(t) | Caller::Delegated(t) => t,
     };
     // EWSEnabled = false: the scream-test answer (reference §5 "Errors to emulate", §6).
     if !tenant.ews_enabled {

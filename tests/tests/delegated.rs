@@ -145,3 +145,45 @@ async fn a_revoked_refresh_token_asks_for_a_new_sign_in_and_is_not_retried() {
     assert!(err.message.contains("AADSTS70008") && err.message.contains("freebusy login"), "{}", err.message);
     assert_eq!(stack.emulator.stats().token_requests, before + 1, "never retried");
 }
+
+#[tokio::test]
+async fn a_signed_in_user_reads_free_busy_through_ews_too() {
+    let emulator = emulator().await;
+    let file = token_file("ews");
+    let tenant = |url: &str| {
+        format!(
+            r#"
+[tenants.contoso]
+provider = "ews"
+[tenants.contoso.settings]
+ews_url = "{url}/EWS/Exchange.asmx"
+auth = "delegated"
+tenant_id = "{tenant}"
+client_id = "{client}"
+refresh_token = {{ file = "{file}" }}
+authority = "{url}"
+"#,
+            tenant = demo::TENANT_ID,
+            client = demo::CLIENT_ID,
+            file = file.display()
+        )
+    };
+    // freebusy login asks for EWS.AccessAsUser.All for an EWS tenant.
+    let loaded = LoadedConfig::from_str(&config_text(&tenant(&emulator.base_url)), PathBuf::new()).unwrap();
+    let p = login::params_for(&loaded, "contoso").unwrap();
+    assert_eq!(p.scopes, vec!["https://outlook.office365.com/EWS.AccessAsUser.All", "offline_access"]);
+    let login = tokio::spawn(async move { login::device_code(&p, |_| {}).await });
+    let code = loop {
+        if let Some(code) = emulator.pending_user_codes().pop() {
+            break code;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    emulator.approve_device_code(&code, "adele.vance@contoso.com");
+    tokio::time::timeout(Duration::from_secs(20), login).await.unwrap().unwrap().unwrap();
+    let stack = stack_on(emulator, RuntimeConfig::default(), tenant).await;
+    let r = ask(&stack.api).await;
+    assert_eq!(r.mailboxes[0].busy.as_ref().map(Vec::len), Some(3), "{:?}", r.mailboxes[0].error);
+    // A delegated EWS call impersonates nobody.
+    assert!(!stack.emulator.ews_requests().pop().unwrap().contains("ExchangeImpersonation"));
+}

@@ -51,7 +51,7 @@ fn call(
 ) -> Result<Vec<Result<MailboxSchedule, MailboxError>>, ProviderError> {
     let impersonate = match &conn.auth {
         Auth::AppOnly { anchor, .. } => Some(anchor.unwrap_or(&q.mailboxes[0])),
-        Auth::Basic { .. } => None,
+        Auth::Basic { .. } | Auth::Delegated { .. } => None,
     };
     let body = get_user_availability(&AvailabilityRequest {
         server_version: conn.server_version,
@@ -101,12 +101,19 @@ pub(crate) fn post(
                     req = req.header("x-anchormailbox", anchor);
                 }
             }
+            Auth::Delegated { credentials } => {
+                req = req.header("authorization", format!("Bearer {}", credentials.token()?))
+            }
         }
         let resp = http::send(&req).map_err(|e| ProviderError::Unavailable(format!("EWS: {e}")))?;
         // A cached token can be revoked or expire early: one new token, never a loop. Basic
         // credentials are never retried (retries lock accounts).
-        if let (401, Auth::AppOnly { credentials, .. }, false) = (resp.status, &conn.auth, retried_token) {
-            credentials.forget();
+        if resp.status == 401 && !retried_token {
+            match &conn.auth {
+                Auth::AppOnly { credentials, .. } => credentials.forget(),
+                Auth::Delegated { credentials } => credentials.forget(),
+                Auth::Basic { .. } => break resp,
+            }
             retried_token = true;
             continue;
         }
@@ -118,6 +125,7 @@ pub(crate) fn post(
             return Err(ProviderError::AuthFailed(match conn.auth {
                 Auth::Basic { .. } => "Exchange rejected the service account's credentials (HTTP 401). Not retried, so the account is not locked out: check username and password, and that Basic authentication is enabled on the EWS virtual directory".into(),
                 Auth::AppOnly { .. } => "Exchange rejected the access token (HTTP 401): check that the app has full_access_as_app with admin consent".into(),
+                Auth::Delegated { .. } => "Exchange rejected the signed-in user's token (HTTP 401): check EWS.AccessAsUser.All consent, or sign in again with `freebusy login`".into(),
             }))
         }
         403 => {

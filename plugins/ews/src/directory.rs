@@ -12,7 +12,7 @@ use crate::{Auth, Connection};
 /// exchangelib#735): the configured `impersonate_mailbox`.
 fn impersonation<'a>(conn: &'a Connection) -> Result<Option<&'a str>, ProviderError> {
     match &conn.auth {
-        Auth::Basic { .. } => Ok(None),
+        Auth::Basic { .. } | Auth::Delegated { .. } => Ok(None),
         Auth::AppOnly { anchor: Some(a), .. } => Ok(Some(a)),
         Auth::AppOnly { anchor: None, .. } => Err(ProviderError::Misconfigured(
             "searching the directory with app-only OAuth needs impersonate_mailbox (any mailbox, a room will do)"

@@ -14,7 +14,7 @@ mod soap;
 mod xml;
 
 use base64::Engine as _;
-use freebusy_provider_sdk::entra::ClientCredentials;
+use freebusy_provider_sdk::entra::{ClientCredentials, RefreshToken};
 use freebusy_provider_sdk::settings::Settings as Config;
 use freebusy_provider_sdk::types::*;
 
@@ -27,6 +27,8 @@ const DEFAULT_SERVER_WINDOW_DAYS: u32 = 42;
 
 const DEFAULT_AUTHORITY: &str = "https://login.microsoftonline.com";
 const EXCHANGE_ONLINE_SCOPE: &str = "https://outlook.office365.com/.default";
+/// Delegated EWS access (reference §4: `EWS.AccessAsUser.All`), with a refresh token.
+const DELEGATED_SCOPE: &str = "https://outlook.office365.com/EWS.AccessAsUser.All offline_access";
 
 /// How the provider authenticates.
 pub(crate) enum Auth<'a> {
@@ -34,6 +36,8 @@ pub(crate) enum Auth<'a> {
     Basic { header: String },
     /// App-only OAuth (`full_access_as_app`), impersonating a mailbox per call.
     AppOnly { credentials: ClientCredentials<'a>, anchor: Option<&'a str> },
+    /// A signed-in user (`EWS.AccessAsUser.All`), from the refresh token `freebusy login` stored.
+    Delegated { credentials: RefreshToken<'a> },
 }
 
 /// Settings resolved for one call.
@@ -63,9 +67,19 @@ fn connection<'a>(s: &'a Config<'a>, authority: &'a str) -> Result<Connection<'a
             },
             anchor: s.get("impersonate_mailbox"),
         },
+        "delegated" => Auth::Delegated {
+            credentials: RefreshToken {
+                authority,
+                tenant: s.required("tenant_id")?,
+                client_id: s.required("client_id")?,
+                client_secret: s.get("client_secret"),
+                refresh_token: s.required("refresh_token")?,
+                scope: DELEGATED_SCOPE,
+            },
+        },
         other => {
             return Err(ProviderError::Misconfigured(format!(
-                "setting 'auth' must be 'basic' or 'oauth', not '{other}'"
+                "setting 'auth' must be 'basic', 'oauth' or 'delegated', not '{other}'"
             )))
         }
     };
@@ -99,7 +113,8 @@ impl freebusy_provider_sdk::Guest for Ews {
             limits: Limits { max_mailboxes: MAX_MAILBOXES, max_window_days: MAX_WINDOW_DAYS },
             settings: vec![
                 setting("ews_url", "EWS endpoint, e.g. https://mail.contoso.com/EWS/Exchange.asmx", true, false, None),
-                setting("auth", "basic (on premises) or oauth (app-only, Exchange Online)", false, false, Some("basic")),
+                setting("auth", "basic (on premises), oauth (app-only) or delegated (a user signed in with `freebusy login`)", false, false, Some("basic")),
+                setting("refresh_token", "delegated: the refresh token `freebusy login` stored (use { file = ... })", false, true, None),
                 setting("username", "basic: service account (user@domain or DOMAIN\\user)", false, false, None),
                 setting("password", "basic: the service account's password", false, true, None),
                 setting("tenant_id", "oauth: directory (tenant) ID", false, false, None),
