@@ -23,6 +23,7 @@ pub fn router(service: Arc<Service>) -> Router {
         .route("/v1/directory", get(directory))
         .route("/v1/tenants/{tenant}/directory", get(tenant_directory))
         .route("/healthz", get(|| async { "ok\n" }))
+        .route("/readyz", get(readyz))
         .fallback(|| async { problem(Problem::new(404, "not-found", "No such resource", "see /v1/freebusy")) })
         .with_state(service)
 }
@@ -88,6 +89,16 @@ async fn search(service: &Service, tenant: Option<&str>, query: Option<String>) 
         Ok(found) => axum::Json(found).into_response(),
         Err(e) => problem(Problem::new(502, &e.code, "The directory could not be searched", e.message)),
     }
+}
+
+/// Every tenant's credential health: 200 when all work, 503 otherwise (for load balancers and
+/// monitoring: an expired secret shows here before users notice).
+async fn readyz(State(service): State<Arc<Service>>) -> Response {
+    let today = chrono::Utc::now().date_naive();
+    let checks = futures::future::join_all(service.tenants().map(|t| t.health(today))).await;
+    let ready = checks.iter().all(|c| c.ok);
+    let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    (status, axum::Json(serde_json::json!({ "ready": ready, "tenants": checks }))).into_response()
 }
 
 async fn directory(State(service): State<Arc<Service>>, RawQuery(query): RawQuery) -> Response {

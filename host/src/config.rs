@@ -100,12 +100,34 @@ pub struct TenantSection {
     pub max_concurrent_calls: usize,
     /// Lower the provider's mailboxes-per-call limit (never raise it).
     pub max_mailboxes_per_call: Option<u32>,
+    /// When the client secret (or certificate) expires, as shown in the app registration
+    /// (`YYYY-MM-DD`): `freebusy check` and `/readyz` warn 30 days ahead, because an expired
+    /// secret silently stops everything.
+    #[serde(default, deserialize_with = "date")]
+    pub secret_expires: Option<chrono::NaiveDate>,
     /// Origins the provider may reach besides those of its endpoint settings.
     #[serde(default)]
     pub allowed_hosts: Vec<String>,
     /// Provider settings; see `freebusy check` for what each provider needs.
     #[serde(default)]
     pub settings: BTreeMap<String, SettingValue>,
+}
+
+/// A date written as a TOML date (`2027-05-01`) or a string (`"2027-05-01"`).
+fn date<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<chrono::NaiveDate>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Written {
+        Toml(toml::value::Datetime),
+        Text(String),
+    }
+    let text = match Written::deserialize(d)? {
+        Written::Toml(t) => t.to_string(),
+        Written::Text(s) => s,
+    };
+    chrono::NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d")
+        .map(Some)
+        .map_err(|_| serde::de::Error::custom(format!("'{text}' is not a date like 2027-05-01")))
 }
 
 fn default_concurrency() -> usize {

@@ -9,7 +9,7 @@ use anyhow::{bail, Context as _};
 use clap::{Parser, Subcommand};
 use freebusy_core::api::RawFreeBusyRequest;
 use freebusy_host::config::LoadedConfig;
-use freebusy_host::runtime::{CallError, Runtime, RuntimeConfig};
+use freebusy_host::runtime::{Runtime, RuntimeConfig};
 use freebusy_host::service::Service;
 use freebusy_host::{api, demo};
 
@@ -165,26 +165,23 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Check { config, tenant } => {
             let (_, service) = load(&config).await?;
+            let today = chrono::Utc::now().date_naive();
             let mut failed = false;
             for t in service.tenants().filter(|t| tenant.as_deref().is_none_or(|n| n == t.name)) {
                 let info = t.provider.info();
-                match t.provider.check(t.context()).await {
-                    Ok(h) if h.missing.is_empty() => {
-                        println!("{}: ok ({} {}): {}", t.name, info.name, info.version, h.summary)
-                    }
-                    Ok(h) => {
-                        failed = true;
-                        println!("{}: missing permissions ({} {}): {}", t.name, info.name, info.version, h.summary);
-                        for m in h.missing {
-                            println!("  - {m}");
-                        }
-                    }
-                    Err(e) => {
-                        failed = true;
-                        let hint = matches!(e, CallError::Provider(_)).then_some("").unwrap_or(" (host-side failure)");
-                        println!("{}: FAILED{hint}: {e}", t.name);
-                    }
+                let h = t.health(today).await;
+                let verdict = if h.ok { "ok" } else { "FAILED" };
+                println!("{}: {verdict} ({} {}): {}", h.tenant, info.name, info.version, h.summary);
+                for m in &h.missing {
+                    println!("  missing: {m}");
                 }
+                for w in &h.warnings {
+                    println!("  warning: {w}");
+                }
+                if let Some(expires) = h.secret_expires {
+                    println!("  secret expires: {expires}");
+                }
+                failed |= !h.ok;
             }
             if failed {
                 bail!("one or more tenants failed the check");

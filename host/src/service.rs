@@ -36,6 +36,8 @@ pub struct Tenant {
     /// Settings read from files, with the value last written: a provider that replaces one
     /// (a rotated refresh token) has it written back.
     file_settings: Vec<FileSetting>,
+    /// When the credential expires, if configured.
+    pub secret_expires: Option<chrono::NaiveDate>,
     /// Set after the first successful call. Until then a request's first piece runs alone, so
     /// that what it caches (the access token, a known mailbox) serves the pieces after it
     /// instead of every concurrent piece fetching its own token.
@@ -205,11 +207,72 @@ fn build_tenant(
         calls: Semaphore::new(section.max_concurrent_calls),
         warm: std::sync::atomic::AtomicBool::new(false),
         file_settings,
+        secret_expires: section.secret_expires,
         provider,
     })
 }
 
+/// Days before a secret's expiry from which it is reported.
+pub const SECRET_WARNING_DAYS: i64 = 30;
+
+/// A tenant's credential health, for `freebusy check` and `/readyz`.
+#[derive(Debug, Clone, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TenantHealth {
+    /// Tenant name.
+    pub tenant: String,
+    /// Credentials work and nothing needed is missing.
+    pub ok: bool,
+    /// One line for an admin.
+    pub summary: String,
+    /// Permissions the credential carries.
+    pub granted: Vec<String>,
+    /// Permissions it lacks.
+    pub missing: Vec<String>,
+    /// The configured secret expiry.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub secret_expires: Option<chrono::NaiveDate>,
+    /// Things to act on soon (an expiring secret).
+    pub warnings: Vec<String>,
+}
+
 impl Tenant {
+    /// Check credentials through the provider and the secret's expiry date.
+    pub async fn health(&self, today: chrono::NaiveDate) -> TenantHealth {
+        let mut warnings = Vec::new();
+        let mut expired = false;
+        if let Some(expires) = self.secret_expires {
+            let days = (expires - today).num_days();
+            if days < 0 {
+                expired = true;
+                warnings
+                    .push(format!("the client secret expired on {expires}: create a new one and update the config"));
+            } else if days <= SECRET_WARNING_DAYS {
+                warnings.push(format!(
+                    "the client secret expires on {expires}, in {days} days: create a new one before then"
+                ));
+            }
+        }
+        let checked = {
+            let _permit = self.calls.acquire().await.expect("semaphore never closed");
+            self.provider.check(&self.ctx).await
+        };
+        self.persist_updated_settings();
+        let (ok, summary, granted, missing) = match checked {
+            Ok(h) => (h.missing.is_empty(), h.summary, h.granted, h.missing),
+            Err(e) => (false, e.to_string(), Vec::new(), Vec::new()),
+        };
+        TenantHealth {
+            tenant: self.name.clone(),
+            ok: ok && !expired,
+            summary,
+            granted,
+            missing,
+            secret_expires: self.secret_expires,
+            warnings,
+        }
+    }
+
     /// Write back settings the provider replaced (key `setting:<name>` in its store).
     fn persist_updated_settings(&self) {
         for setting in &self.file_settings {

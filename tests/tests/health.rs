@@ -1,0 +1,74 @@
+//! `/readyz` and `freebusy check`'s data: credential health per tenant, the missing
+//! permission named, and a secret's expiry reported 30 days ahead.
+
+use chrono::{Duration, Utc};
+use freebusy_emulator::demo;
+use freebusy_host::runtime::RuntimeConfig;
+use freebusy_tests::{get, start};
+
+fn tenant(name: &str, url: &str, client: &str, secret: &str, expires: Option<chrono::NaiveDate>) -> String {
+    let expires = expires.map(|d| format!("secret_expires = {d}\n")).unwrap_or_default();
+    format!(
+        r#"
+[tenants.{name}]
+provider = "graph"
+{expires}[tenants.{name}.settings]
+tenant_id = "{tenant}"
+client_id = "{client}"
+client_secret = "{secret}"
+authority = "{url}"
+graph_base_url = "{url}"
+"#,
+        tenant = demo::TENANT_ID
+    )
+}
+
+async fn readyz(api: &str) -> (u16, serde_json::Value) {
+    let (status, _, body) = get(&format!("{api}/readyz")).await;
+    (status, serde_json::from_str(&body).unwrap())
+}
+
+fn find<'a>(v: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+    v["tenants"].as_array().unwrap().iter().find(|t| t["tenant"] == name).unwrap()
+}
+
+#[tokio::test]
+async fn ready_with_a_warning_when_the_secret_expires_within_30_days() {
+    let soon = Utc::now().date_naive() + Duration::days(10);
+    let stack =
+        start(RuntimeConfig::default(), |url| tenant("contoso", url, demo::CLIENT_ID, demo::CLIENT_SECRET, Some(soon)))
+            .await;
+    let (status, body) = readyz(&stack.api).await;
+    assert_eq!(status, 200, "{body}");
+    let t = find(&body, "contoso");
+    assert_eq!(t["ok"], true);
+    assert!(t["granted"].as_array().unwrap().iter().any(|g| g == "Calendars.ReadBasic"));
+    let warning = t["warnings"][0].as_str().unwrap();
+    assert!(warning.contains("in 10 days"), "{warning}");
+}
+
+#[tokio::test]
+async fn not_ready_when_a_secret_expired_a_permission_is_missing_or_the_secret_is_wrong() {
+    let past = Utc::now().date_naive() - Duration::days(1);
+    let stack = start(RuntimeConfig::default(), |url| {
+        [
+            tenant("contoso", url, demo::CLIENT_ID, demo::CLIENT_SECRET, Some(past)),
+            tenant("noconsent", url, demo::UNCONSENTED_CLIENT_ID, "unconsented~secret", None),
+            tenant("wrongsecret", url, demo::CLIENT_ID, "not-the-secret", None),
+        ]
+        .concat()
+    })
+    .await;
+    let (status, body) = readyz(&stack.api).await;
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(body["ready"], false);
+    let expired = find(&body, "contoso");
+    assert_eq!(expired["ok"], false);
+    assert!(expired["warnings"][0].as_str().unwrap().contains("expired"));
+    let noconsent = find(&body, "noconsent");
+    assert_eq!(noconsent["ok"], false);
+    assert!(noconsent["missing"][0].as_str().unwrap().contains("Calendars.ReadBasic"), "{noconsent}");
+    let wrong = find(&body, "wrongsecret");
+    assert!(wrong["summary"].as_str().unwrap().contains("AADSTS7000215"), "{wrong}");
+    assert!(!body.to_string().contains("not-the-secret"), "a secret leaked into /readyz");
+}
