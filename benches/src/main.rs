@@ -216,5 +216,47 @@ async fn main() -> anyhow::Result<()> {
         .await?
     };
     report("host /v1/freebusy (Graph component -> emulator)", &through_host, secs);
+    scale(&args).await
+}
+
+/// 500 mailboxes over 30 days: how many upstream requests, and how long, cold and warm.
+async fn scale(args: &Args) -> anyhow::Result<()> {
+    let options = freebusy_emulator::Options { tenants: vec![demo::scaled(500)], ..Default::default() };
+    let emulator = freebusy_emulator::Emulator::start(([127, 0, 0, 1], 0).into(), options).await?;
+    let secrets = std::env::temp_dir().join(format!("freebusy-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&secrets)?;
+    std::fs::write(secrets.join("client_secret"), demo::CLIENT_SECRET)?;
+    std::fs::write(secrets.join("ews_password"), demo::EWS_PASSWORD)?;
+    let text = freebusy_host::demo::demo_config(&emulator.base_url, &args.components, &secrets);
+    let loaded = freebusy_host::config::LoadedConfig::from_str(&text, PathBuf::new())?;
+    let runtime = Runtime::new(RuntimeConfig::default())?;
+    let service = freebusy_host::service::Service::from_config(&loaded, &runtime).await?;
+    let mailboxes: Vec<String> = (1..=500).map(|i| format!("person{i}@{}", demo::DOMAIN)).collect();
+    let raw = freebusy_core::api::RawFreeBusyRequest {
+        mailboxes: vec![mailboxes.join(",")],
+        start: Some("2026-03-02T00:00:00Z".into()),
+        end: Some("2026-04-01T00:00:00Z".into()),
+        ..Default::default()
+    };
+    let req = raw.validate().map_err(|p| anyhow::anyhow!(p.detail))?;
+    println!("\n## 500 mailboxes over 30 days, one request (Graph: 20 mailboxes per call, 4 calls at once)\n");
+    println!("| tenant | provider | getSchedule / EWS requests | token requests | time | mailboxes answered |\n|---|---|---|---|---|---|");
+    for (tenant, provider) in [("contoso", "Graph"), ("contoso-ews", "EWS")] {
+        for run in ["cold", "warm"] {
+            let before = emulator.stats();
+            let started = Instant::now();
+            let resp = service.freebusy(Some(tenant), &req).await?;
+            let took = started.elapsed();
+            let after = emulator.stats();
+            let answered = resp.mailboxes.iter().filter(|m| m.busy.is_some()).count();
+            println!(
+                "| {tenant} ({run}) | {provider} | {} | {} | {:.0} ms | {answered} |",
+                (after.get_schedule_requests + after.ews_requests)
+                    - (before.get_schedule_requests + before.ews_requests),
+                after.token_requests - before.token_requests,
+                took.as_secs_f64() * 1e3
+            );
+        }
+    }
     Ok(())
 }

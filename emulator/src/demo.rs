@@ -437,3 +437,45 @@ pub fn tenant() -> Tenant {
         ],
     }
 }
+
+/// The demo tenant plus `extra` generated people (`person1@contoso.com`, ...), each with a daily
+/// stand-up and a weekly meeting in one of several zones: for measurements at scale.
+pub fn scaled(extra: usize) -> Tenant {
+    use ShowAs::*;
+    let zones = [
+        (chrono_tz::Europe::Berlin, "W. Europe Standard Time"),
+        (chrono_tz::America::New_York, "Eastern Standard Time"),
+        (chrono_tz::Asia::Tokyo, "Tokyo Standard Time"),
+        (chrono_tz::Asia::Kolkata, "India Standard Time"),
+    ];
+    let mut tenant = tenant();
+    for i in 1..=extra {
+        let (tz, windows_zone) = zones[i % zones.len()];
+        let local = format!("person{i}");
+        let name = format!("Person {i}");
+        let cal = Cal::new()
+            .add(
+                "Stand-up",
+                date(2025, 1, 6),
+                hm(9, (i % 4) as u32 * 15),
+                15,
+                Busy,
+                &name,
+                weekly(weekdays(), None, vec![]),
+            )
+            .add(
+                "Weekly sync",
+                date(2025, 1, 6),
+                hm(14, 0),
+                60,
+                Tentative,
+                &name,
+                weekly(vec![Weekday::Wed], None, vec![]),
+            );
+        let mut m = person(Person { local: "x", name: "x", tz, windows_zone, hours: (hm(9, 0), hm(17, 0)) }, true, cal);
+        m.address = format!("{local}@{DOMAIN}");
+        m.display_name = name;
+        tenant.mailboxes.push(m);
+    }
+    tenant
+}
