@@ -62,6 +62,10 @@ pub struct RuntimeSection {
     /// Longest one provider call may take, in seconds.
     #[serde(default = "default_timeout")]
     pub call_timeout_secs: u64,
+    /// PEM files of CA certificates to trust besides the public roots (an internal CA in front of
+    /// on-premises Exchange, a TLS-inspecting proxy), relative to the config file.
+    #[serde(default)]
+    pub extra_ca_certificates: Vec<PathBuf>,
 }
 
 fn yes() -> bool {
@@ -76,7 +80,12 @@ fn default_timeout() -> u64 {
 
 impl Default for RuntimeSection {
     fn default() -> Self {
-        RuntimeSection { pooling: true, memory_limit_mb: default_memory_mb(), call_timeout_secs: default_timeout() }
+        RuntimeSection {
+            pooling: true,
+            memory_limit_mb: default_memory_mb(),
+            call_timeout_secs: default_timeout(),
+            extra_ca_certificates: Vec::new(),
+        }
     }
 }
 

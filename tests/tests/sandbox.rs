@@ -33,7 +33,9 @@ async fn a_provider_reaching_outside_its_allow_list_is_refused_and_reported() {
     assert!(err.message.contains("denied: https://exfiltrate.example.net"), "{}", err.message);
 }
 
-#[tokio::test]
+// Multi-threaded like `freebusy serve`: a runaway guest yields every epoch tick, but on a
+// single-threaded runtime every other task would queue behind it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_provider_that_never_returns_is_stopped_and_the_host_keeps_serving() {
     let runtime = RuntimeConfig { call_timeout: Duration::from_millis(500), ..RuntimeConfig::default() };
     let stack = start(runtime, |url| {
@@ -53,10 +55,10 @@ async fn a_provider_that_never_returns_is_stopped_and_the_host_keeps_serving() {
     // Meanwhile and afterwards, other tenants (and the same one) are served.
     let (stuck, good) = tokio::join!(ask(&stack.api, "stuck"), ask(&stack.api, "contoso"));
     assert_eq!(stuck.mailboxes[0].error.as_ref().unwrap().code, "provider-timeout");
-    assert_eq!(good.mailboxes[0].busy.as_ref().unwrap().len(), 3);
+    assert_eq!(good.mailboxes[0].busy.as_ref().map(Vec::len), Some(3), "{:?}", good.mailboxes[0].error);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_same_limits_apply_without_the_pooling_allocator() {
     let runtime =
         RuntimeConfig { pooling: false, call_timeout: Duration::from_millis(300), ..RuntimeConfig::default() };

@@ -35,6 +35,8 @@ pub struct RuntimeConfig {
     pub call_timeout: Duration,
     /// Instances alive at once (pooling slots).
     pub max_instances: u32,
+    /// PEM files of CA certificates to trust besides the public roots.
+    pub extra_ca_certificates: Vec<std::path::PathBuf>,
 }
 
 impl Default for RuntimeConfig {
@@ -44,6 +46,7 @@ impl Default for RuntimeConfig {
             memory_limit_bytes: 64 << 20,
             call_timeout: Duration::from_secs(30),
             max_instances: 256,
+            extra_ca_certificates: Vec::new(),
         }
     }
 }
@@ -78,6 +81,7 @@ impl Drop for EpochTicker {
 
 pub(crate) struct Shared {
     pub engine: Engine,
+    pub egress: outbound::Egress,
     pub linker: Linker<HostState>,
     pub config: RuntimeConfig,
     _ticker: EpochTicker,
@@ -114,8 +118,9 @@ impl Runtime {
         wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker).map_err(|e| anyhow::anyhow!("{e}"))?;
         bindings::wasi::keyvalue::store::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)
             .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let egress = outbound::Egress::new(&config.extra_ca_certificates)?;
         let ticker = EpochTicker::start(engine.clone());
-        Ok(Runtime { shared: Arc::new(Shared { engine, linker, config, _ticker: ticker }) })
+        Ok(Runtime { shared: Arc::new(Shared { engine, egress, linker, config, _ticker: ticker }) })
     }
 
     /// The runtime's settings.

@@ -143,7 +143,7 @@ impl Provider {
         let config = &self.shared.config;
         let limits =
             StoreLimitsBuilder::new().memory_size(config.memory_limit_bytes).trap_on_grow_failure(true).build();
-        let outbound = AllowList::new(ctx.allowed_origins.clone());
+        let outbound = AllowList::new(ctx.allowed_origins.clone(), self.shared.egress.clone());
         let mut store = Store::new(&self.shared.engine, HostState::new(outbound.clone(), ctx.kv.clone(), limits));
         store.limiter(|s| &mut s.limits);
         let timeout = config.call_timeout;
