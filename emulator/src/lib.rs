@@ -152,22 +152,7 @@ pub struct Emulator {
 impl Emulator {
     /// Serve on `addr` (use port 0 for a free port) until dropped.
     pub async fn start(addr: SocketAddr, options: Options) -> anyhow::Result<Emulator> {
-        let state = Arc::new(State {
-            tenants: options.tenants,
-            tokens: Mutex::new(HashMap::new()),
-            faults: Mutex::new(VecDeque::new()),
-            token_lifetime_secs: options.token_lifetime_secs,
-            delegated: Mutex::new(delegated::Delegated::default()),
-            device_code_interval_secs: options.device_code_interval_secs,
-            refresh_token_lifetime_secs: options.refresh_token_lifetime_secs,
-            ews_schema_dir: options.ews_schema_dir,
-            ews_max_window_days: options.ews_max_window_days,
-            ews_bodies: Mutex::new(Vec::new()),
-            token_requests: AtomicU64::new(0),
-            get_schedule_requests: AtomicU64::new(0),
-            ews_requests: AtomicU64::new(0),
-            directory_requests: AtomicU64::new(0),
-        });
+        let state = state(options);
         let listener = tokio::net::TcpListener::bind(addr).await?;
         let base_url = format!("http://{}", listener.local_addr()?);
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
@@ -180,6 +165,38 @@ impl Emulator {
                 .await;
         });
         Ok(Emulator { base_url, state, shutdown: Some(tx) })
+    }
+
+    /// Serve over HTTPS on `addr` with a certificate for `127.0.0.1` and `localhost` from a
+    /// throwaway CA made here; returns the emulator and the CA certificate (PEM) clients must
+    /// trust. For clients that only speak HTTPS (msal) and for testing trust of extra CAs.
+    pub async fn start_tls(addr: SocketAddr, options: Options) -> anyhow::Result<(Emulator, String)> {
+        let (server_config, ca_pem) = test_ca()?;
+        let state = state(options);
+        let listener = tokio::net::TcpListener::bind(addr).await?;
+        let base_url = format!("https://{}", listener.local_addr()?);
+        let (tx, mut rx) = tokio::sync::oneshot::channel::<()>();
+        let app = router(state.clone());
+        let acceptor = tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(server_config));
+        tokio::spawn(async move {
+            loop {
+                let accepted = tokio::select! {
+                    accepted = listener.accept() => accepted,
+                    _ = &mut rx => return,
+                };
+                let Ok((tcp, _)) = accepted else { continue };
+                let (acceptor, app) = (acceptor.clone(), app.clone());
+                tokio::spawn(async move {
+                    // A client that does not trust the CA fails the handshake here.
+                    let Ok(tls) = acceptor.accept(tcp).await else { return };
+                    let service = hyper_util::service::TowerToHyperService::new(app);
+                    let _ = hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new())
+                        .serve_connection(hyper_util::rt::TokioIo::new(tls), service)
+                        .await;
+                });
+            }
+        });
+        Ok((Emulator { base_url, state, shutdown: Some(tx) }, ca_pem))
     }
 
     /// Queue a fault for the next Graph request.
@@ -236,6 +253,47 @@ impl Drop for Emulator {
             let _ = tx.send(());
         }
     }
+}
+
+fn state(options: Options) -> Arc<State> {
+    Arc::new(State {
+        tenants: options.tenants,
+        tokens: Mutex::new(HashMap::new()),
+        faults: Mutex::new(VecDeque::new()),
+        token_lifetime_secs: options.token_lifetime_secs,
+        delegated: Mutex::new(delegated::Delegated::default()),
+        device_code_interval_secs: options.device_code_interval_secs,
+        refresh_token_lifetime_secs: options.refresh_token_lifetime_secs,
+        ews_schema_dir: options.ews_schema_dir,
+        ews_max_window_days: options.ews_max_window_days,
+        ews_bodies: Mutex::new(Vec::new()),
+        token_requests: AtomicU64::new(0),
+        get_schedule_requests: AtomicU64::new(0),
+        ews_requests: AtomicU64::new(0),
+        directory_requests: AtomicU64::new(0),
+    })
+}
+
+/// A CA, and a server configuration whose certificate (127.0.0.1, localhost) it signed.
+fn test_ca() -> anyhow::Result<(rustls::ServerConfig, String)> {
+    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose};
+    let ca_key = KeyPair::generate()?;
+    let mut ca = CertificateParams::new(Vec::<String>::new())?;
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign, KeyUsagePurpose::DigitalSignature];
+    ca.distinguished_name.push(DnType::CommonName, "freebusy emulator test CA");
+    let ca_cert = ca.self_signed(&ca_key)?;
+    let server_key = KeyPair::generate()?;
+    let mut server = CertificateParams::new(vec!["127.0.0.1".to_string(), "localhost".to_string()])?;
+    server.distinguished_name.push(DnType::CommonName, "freebusy emulator");
+    let server_cert = server.signed_by(&server_key, &Issuer::new(ca, &ca_key))?;
+    let key = rustls::pki_types::PrivateKeyDer::Pkcs8(server_key.serialize_der().into());
+    let config =
+        rustls::ServerConfig::builder_with_provider(std::sync::Arc::new(rustls::crypto::ring::default_provider()))
+            .with_safe_default_protocol_versions()?
+            .with_no_client_auth()
+            .with_single_cert(vec![server_cert.der().clone()], key)?;
+    Ok((config, ca_cert.pem()))
 }
 
 fn router(state: Arc<State>) -> Router {

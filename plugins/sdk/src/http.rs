@@ -133,7 +133,10 @@ fn describe(code: &ErrorCode, url: &str) -> HttpError {
         | ErrorCode::HttpResponseTimeout => HttpError::Transport(format!("timed out talking to {}", origin(url))),
         ErrorCode::DnsError(_) => HttpError::Transport(format!("DNS lookup failed for {}", origin(url))),
         ErrorCode::TlsCertificateError | ErrorCode::TlsAlertReceived(_) | ErrorCode::TlsProtocolError => {
-            HttpError::Transport(format!("TLS failure talking to {}", origin(url)))
+            HttpError::Transport(format!(
+                "TLS failure talking to {}: is its certificate issued by a CA the host trusts? (an internal CA goes in the host's extra_ca_certificates)",
+                origin(url)
+            ))
         }
         other => HttpError::Transport(format!("HTTP failure talking to {}: {other:?}", origin(url))),
     }
