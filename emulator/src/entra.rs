@@ -225,3 +225,40 @@ pub(crate) fn signed(claims: serde_json::Value) -> String {
     rand::rng().fill_bytes(&mut sig);
     format!("{header}.{}.{}", enc(claims), base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sig))
 }
+
+/// `GET /{tenant}/v2.0/.well-known/openid-configuration`: the tenant's OpenID Connect metadata,
+/// which MSAL reads to find the token, authorization and device-code endpoints (reference §4;
+/// MSAL's tenant discovery).
+pub async fn openid_configuration(
+    State(emu): State<Arc<Emu>>,
+    Path(tenant_name): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let Some(tenant) = emu.tenant(&tenant_name) else {
+        return error(StatusCode::BAD_REQUEST, "invalid_tenant", 90002, &format!("Tenant '{tenant_name}' not found."));
+    };
+    let scheme = if emu.tls.load(std::sync::atomic::Ordering::Relaxed) { "https" } else { "http" };
+    let host = headers.get("host").and_then(|h| h.to_str().ok()).unwrap_or("login.microsoftonline.com");
+    let base = format!("{scheme}://{host}/{}", tenant.id);
+    Json(json!({
+        "token_endpoint": format!("{base}/oauth2/v2.0/token"),
+        "token_endpoint_auth_methods_supported": ["client_secret_post", "private_key_jwt", "client_secret_basic"],
+        "jwks_uri": format!("{scheme}://{host}/{}/discovery/v2.0/keys", tenant.id),
+        "response_modes_supported": ["query", "fragment", "form_post"],
+        "subject_types_supported": ["pairwise"],
+        "id_token_signing_alg_values_supported": ["RS256"],
+        "response_types_supported": ["code", "id_token", "code id_token", "id_token token"],
+        "scopes_supported": ["openid", "profile", "email", "offline_access"],
+        "issuer": format!("{scheme}://{host}/{}/v2.0", tenant.id),
+        "request_uri_parameter_supported": false,
+        "authorization_endpoint": format!("{base}/oauth2/v2.0/authorize"),
+        "device_authorization_endpoint": format!("{base}/oauth2/v2.0/devicecode"),
+        "http_logout_supported": true,
+        "frontchannel_logout_supported": true,
+        "end_session_endpoint": format!("{base}/oauth2/v2.0/logout"),
+        "claims_supported": ["sub", "iss", "aud", "exp", "iat", "auth_time", "acr", "nonce", "tid", "ver", "oid"],
+        "tenant_region_scope": "EU",
+        "cloud_instance_name": "microsoftonline.com",
+    }))
+    .into_response()
+}

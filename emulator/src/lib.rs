@@ -62,6 +62,8 @@ pub struct State {
     pub(crate) faults: Mutex<VecDeque<Fault>>,
     pub(crate) token_lifetime_secs: i64,
     pub(crate) delegated: Mutex<delegated::Delegated>,
+    /// Serving HTTPS (for absolute URLs the emulator hands out).
+    pub(crate) tls: std::sync::atomic::AtomicBool,
     pub(crate) device_code_interval_secs: u64,
     pub(crate) refresh_token_lifetime_secs: i64,
     pub(crate) ews_schema_dir: Option<std::path::PathBuf>,
@@ -173,6 +175,7 @@ impl Emulator {
     pub async fn start_tls(addr: SocketAddr, options: Options) -> anyhow::Result<(Emulator, String)> {
         let (server_config, ca_pem) = test_ca()?;
         let state = state(options);
+        state.tls.store(true, Ordering::Relaxed);
         let listener = tokio::net::TcpListener::bind(addr).await?;
         let base_url = format!("https://{}", listener.local_addr()?);
         let (tx, mut rx) = tokio::sync::oneshot::channel::<()>();
@@ -262,6 +265,7 @@ fn state(options: Options) -> Arc<State> {
         faults: Mutex::new(VecDeque::new()),
         token_lifetime_secs: options.token_lifetime_secs,
         delegated: Mutex::new(delegated::Delegated::default()),
+        tls: std::sync::atomic::AtomicBool::new(false),
         device_code_interval_secs: options.device_code_interval_secs,
         refresh_token_lifetime_secs: options.refresh_token_lifetime_secs,
         ews_schema_dir: options.ews_schema_dir,
@@ -299,6 +303,7 @@ fn test_ca() -> anyhow::Result<(rustls::ServerConfig, String)> {
 fn router(state: Arc<State>) -> Router {
     Router::new()
         .route("/{tenant}/oauth2/v2.0/token", post(entra::token))
+        .route("/{tenant}/v2.0/.well-known/openid-configuration", get(entra::openid_configuration))
         .route("/{tenant}/oauth2/v2.0/devicecode", post(delegated::devicecode))
         .route("/{tenant}/oauth2/v2.0/authorize", get(delegated::authorize))
         .route("/v1.0/me/calendar/getSchedule", post(graph::get_my_schedule))

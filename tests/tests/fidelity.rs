@@ -76,3 +76,44 @@ async fn exchangelib_gets_the_tenant_models_free_busy_from_the_emulator() {
         }
     }
 }
+
+fn has_msal() -> bool {
+    Command::new("python3").args(["-c", "import msal, requests"]).status().is_ok_and(|s| s.success())
+}
+
+#[tokio::test]
+async fn msal_gets_tokens_and_documented_errors_from_the_emulator_over_https() {
+    if !has_msal() {
+        eprintln!("skipped: python3 with msal is not installed (pip install msal)");
+        return;
+    }
+    let (emulator, ca) =
+        Emulator::start_tls(([127, 0, 0, 1], 0).into(), freebusy_emulator::Options::default()).await.unwrap();
+    let ca_file = std::env::temp_dir().join(format!("freebusy-msal-ca-{}.pem", std::process::id()));
+    std::fs::write(&ca_file, ca).unwrap();
+    let script = repo_root().join("tests/fidelity/msal_graph.py");
+    let out = tokio::process::Command::new("python3")
+        .arg(script)
+        .args([emulator.base_url.as_str(), demo::TENANT_ID, demo::CLIENT_ID, demo::CLIENT_SECRET])
+        .arg(&ca_file)
+        .output()
+        .await
+        .unwrap();
+    assert!(out.status.success(), "msal failed: {}", String::from_utf8_lossy(&out.stderr));
+    let seen: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(seen["token_type"], "Bearer");
+    assert_eq!(seen["has_access_token"], true);
+    assert_eq!(seen["wrong_secret"]["error"], "invalid_client");
+    assert_eq!(seen["wrong_secret"]["error_codes"][0], 7000215);
+    assert_eq!(seen["unknown_app"]["error"], "unauthorized_client");
+    assert_eq!(seen["unknown_app"]["error_codes"][0], 700016);
+    // The Graph docs' request shape: PascalCase names, interval as a string, Prefer zone.
+    assert_eq!(seen["get_schedule_status"], 200);
+    let adele = &seen["schedules"][0];
+    assert_eq!(adele["availabilityView"].as_str().unwrap().len(), 24);
+    let item = &adele["scheduleItems"][0];
+    // 08:00Z stand-up on 23 March is 01:00 Pacific daylight time.
+    assert_eq!(item["start"]["dateTime"], "2026-03-23T01:00:00.0000000");
+    assert_eq!(item["start"]["timeZone"], "Pacific Standard Time");
+    assert_eq!(seen["schedules"][1]["error"]["responseCode"], "5009");
+}
