@@ -132,29 +132,51 @@ pub async fn token(
             &format!("Application with identifier '{client_id}' was not found in the directory '{}'. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You may have sent your authentication request to the wrong tenant.", tenant.display_name),
         );
     };
-    let Some(secret) = secret.filter(|s| !s.is_empty()) else {
-        return error(
-            StatusCode::UNAUTHORIZED,
-            "invalid_client",
-            7000218,
-            "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.",
-        );
-    };
-    if secret != app.secret {
-        return error(
+    if let Some(assertion) = form.get("client_assertion") {
+        let scheme = if emu.tls.load(std::sync::atomic::Ordering::Relaxed) { "https" } else { "http" };
+        let host = headers.get("host").and_then(|h| h.to_str().ok()).unwrap_or("login.microsoftonline.com");
+        let audiences = [
+            format!("{scheme}://{host}/{tenant_name}/oauth2/v2.0/token"),
+            format!("{scheme}://{host}/{}/oauth2/v2.0/token", tenant.id),
+        ];
+        if form.get("client_assertion_type").map(String::as_str)
+            != Some("urn:ietf:params:oauth:client-assertion-type:jwt-bearer")
+        {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                700023,
+                "The client_assertion_type must be urn:ietf:params:oauth:client-assertion-type:jwt-bearer.",
+            );
+        }
+        if let Err(resp) = verify_assertion(app, assertion, &audiences) {
+            return resp;
+        }
+    } else {
+        let Some(secret) = secret.filter(|s| !s.is_empty()) else {
+            return error(
+                StatusCode::UNAUTHORIZED,
+                "invalid_client",
+                7000218,
+                "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.",
+            );
+        };
+        if secret != app.secret {
+            return error(
             StatusCode::UNAUTHORIZED,
             "invalid_client",
             7000215,
             &format!("Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '{}'.", app.client_id),
         );
-    }
-    if app.secret_expires <= Utc::now() {
-        return error(
+        }
+        if app.secret_expires <= Utc::now() {
+            return error(
             StatusCode::UNAUTHORIZED,
             "invalid_client",
             7000222,
             &format!("The provided client secret keys for app '{}' are expired. Visit the Azure portal to create new keys for your app: https://aka.ms/NewClientSecret, or consider using certificate credentials for added security: https://aka.ms/certCreds.", app.client_id),
         );
+        }
     }
     // Client credentials take exactly one `<resource>/.default` scope.
     let scope = form.get("scope").map(String::as_str).unwrap_or("");
@@ -261,4 +283,58 @@ pub async fn openid_configuration(
         "cloud_instance_name": "microsoftonline.com",
     }))
     .into_response()
+}
+
+/// Check a JWT client assertion (reference §4 "Certificate assertion"): signed RS256 or PS256
+/// by a certificate registered on the app (found by `x5t#S256`, or the older SHA-1 `x5t`), for
+/// this token endpoint, issued by and about the client, and within its time range.
+fn verify_assertion(app: &crate::tenant::App, assertion: &str, audiences: &[String]) -> Result<(), Response> {
+    use rsa::pkcs8::DecodePublicKey;
+    use rsa::signature::Verifier;
+    use sha2::Digest;
+    let invalid = |code: u32, m: &str| error(StatusCode::UNAUTHORIZED, "invalid_client", code, m);
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let parts: Vec<&str> = assertion.split('.').collect();
+    let [header, claims, signature] = parts[..] else {
+        return Err(invalid(700027, "Client assertion is not a JWT."));
+    };
+    let decode = |part: &str| b64.decode(part).ok().and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok());
+    let (Some(head), Some(body), Ok(sig)) = (decode(header), decode(claims), b64.decode(signature)) else {
+        return Err(invalid(700027, "Client assertion is not a well-formed JWT."));
+    };
+    let thumb256 = head["x5t#S256"].as_str();
+    let thumb1 = head["x5t"].as_str();
+    let Some(cert) = app.certificates.iter().find(|c| {
+        thumb256 == Some(b64.encode(sha2::Sha256::digest(&c.der)).as_str())
+            || thumb1 == Some(b64.encode(<sha1::Sha1 as sha1::Digest>::digest(&c.der)).as_str())
+    }) else {
+        return Err(invalid(700027, &format!("The certificate with identifier used to sign the client assertion is not registered on application. [Reason - The key was not found., Thumbprint of key used by client: '{}']", thumb256.or(thumb1).unwrap_or(""))));
+    };
+    let key = rsa::RsaPublicKey::from_public_key_der(&cert.public_key_der)
+        .map_err(|_| invalid(700027, "The registered key is not an RSA key."))?;
+    let message = format!("{header}.{claims}");
+    let verified = match head["alg"].as_str() {
+        Some("RS256") => rsa::pkcs1v15::Signature::try_from(sig.as_slice())
+            .map(|s| rsa::pkcs1v15::VerifyingKey::<sha2::Sha256>::new(key).verify(message.as_bytes(), &s).is_ok())
+            .unwrap_or(false),
+        Some("PS256") => rsa::pss::Signature::try_from(sig.as_slice())
+            .map(|s| rsa::pss::VerifyingKey::<sha2::Sha256>::new(key).verify(message.as_bytes(), &s).is_ok())
+            .unwrap_or(false),
+        _ => false,
+    };
+    if !verified {
+        return Err(invalid(700027, "Client assertion failed signature validation."));
+    }
+    if !body["aud"].as_str().is_some_and(|a| audiences.iter().any(|x| x == a)) {
+        return Err(invalid(700021, "Client assertion audience claim does not match Realm issuer."));
+    }
+    if body["iss"].as_str() != Some(app.client_id.as_str()) || body["sub"].as_str() != Some(app.client_id.as_str()) {
+        return Err(invalid(700023, "Client assertion issuer and subject must be the client id."));
+    }
+    let now = Utc::now().timestamp();
+    let (nbf, exp) = (body["nbf"].as_i64().unwrap_or(0), body["exp"].as_i64().unwrap_or(0));
+    if exp <= now || nbf > now + 300 {
+        return Err(invalid(700024, "Client assertion is not within its valid time range."));
+    }
+    Ok(())
 }

@@ -159,6 +159,15 @@ impl Mailbox {
     }
 }
 
+/// A certificate uploaded to an app registration.
+#[derive(Debug, Clone)]
+pub struct RegisteredCertificate {
+    /// The certificate (DER), whose thumbprints identify it in assertions.
+    pub der: Vec<u8>,
+    /// Its public key (SubjectPublicKeyInfo DER), to verify assertion signatures.
+    pub public_key_der: Vec<u8>,
+}
+
 /// An app registration.
 #[derive(Debug, Clone)]
 pub struct App {
@@ -171,6 +180,8 @@ pub struct App {
     pub roles: Vec<String>,
     /// Office 365 Exchange Online application permissions (`full_access_as_app`).
     pub exchange_roles: Vec<String>,
+    /// Certificates accepted instead of the secret.
+    pub certificates: Vec<RegisteredCertificate>,
     /// "Allow public client flows": device code and authorization code with PKCE.
     pub public_client: bool,
     /// Consented delegated Microsoft Graph permissions (`Calendars.ReadBasic`, ...).

@@ -37,7 +37,7 @@ async fn a_provider_reaching_outside_its_allow_list_is_refused_and_reported() {
 // single-threaded runtime every other task would queue behind it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_provider_that_never_returns_is_stopped_and_the_host_keeps_serving() {
-    let runtime = RuntimeConfig { call_timeout: Duration::from_millis(500), ..RuntimeConfig::default() };
+    let runtime = RuntimeConfig { call_timeout: Duration::from_millis(1000), ..RuntimeConfig::default() };
     let stack = start(runtime, |url| {
         format!(
             "{}\n[tenants.stuck]\nprovider = \"spin_forever\"\n",

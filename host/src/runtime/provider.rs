@@ -177,9 +177,13 @@ impl Provider {
     }
 }
 
-/// The first line of a trap: its kind, without the guest backtrace.
+/// What trapped, without the guest backtrace: the trap kind ("wasm trap: call stack
+/// exhausted", "unreachable" for a panic) or the root cause.
 fn trap_summary(err: &wasmtime::Error) -> String {
-    let text = format!("{err:#}");
+    let text = match err.downcast_ref::<wasmtime::Trap>() {
+        Some(trap) => trap.to_string(),
+        None => format!("{:#}", err.root_cause()),
+    };
     let first = text.lines().next().unwrap_or("trap").to_string();
     if first.len() > 300 {
         format!("{}…", &first[..first.char_indices().nth(300).map_or(first.len(), |(i, _)| i)])

@@ -62,7 +62,7 @@ pub(crate) fn connection<'a>(
             authority,
             tenant: settings.required("tenant_id")?,
             client_id: settings.required("client_id")?,
-            client_secret: settings.required("client_secret")?,
+            client_secret: freebusy_provider_sdk::entra::client_auth(settings)?,
             scope,
         }),
         "delegated" => Credentials::Delegated(RefreshToken {
@@ -110,6 +110,8 @@ impl freebusy_provider_sdk::Guest for Graph {
                 setting("client_id", "Application (client) ID of the app registration", true, false, None),
                 setting("auth", "app (client credentials, application permissions) or delegated (a user signed in with `freebusy login`)", false, false, Some("app")),
                 setting("client_secret", "Client secret value (not its ID); not needed for delegated public clients", false, true, None),
+                setting("client_certificate", "Instead of a secret: the certificate uploaded to the app registration (PEM)", false, false, None),
+                setting("client_certificate_key", "Its RSA private key (PKCS#8 PEM)", false, true, None),
                 setting("refresh_token", "delegated: the refresh token `freebusy login` stored (use { file = ... })", false, true, None),
                 setting("authority", "Identity platform host (national clouds: https://login.microsoftonline.us, https://login.chinacloudapi.cn)", false, false, Some(DEFAULT_AUTHORITY)),
                 setting("graph_base_url", "Graph host (national clouds: https://graph.microsoft.us, https://dod-graph.microsoft.us, https://microsoftgraph.chinacloudapi.cn)", false, false, Some(DEFAULT_GRAPH)),
