@@ -208,14 +208,20 @@ pub async fn exchange_asmx(State(emu): State<Arc<Emu>>, headers: HeaderMap, body
     if !tenant.ews_enabled {
         return (StatusCode::FORBIDDEN, "").into_response();
     }
-    if let Some(Fault::EwsServerBusy { back_off_ms }) =
-        emu.next_fault_where(|f| matches!(f, Fault::EwsServerBusy { .. }))
-    {
-        return fault(
-            "ErrorServerBusy",
-            "The server cannot service this request right now. Try again later.",
-            Some(back_off_ms),
-        );
+    match emu.next_fault_where(|f| matches!(f, Fault::EwsServerBusy { .. } | Fault::EwsHtmlPage { .. })) {
+        Some(Fault::EwsServerBusy { back_off_ms }) => {
+            return fault(
+                "ErrorServerBusy",
+                "The server cannot service this request right now. Try again later.",
+                Some(back_off_ms),
+            )
+        }
+        Some(Fault::EwsHtmlPage { status }) => {
+            let page = "<html><head><title>Service Unavailable</title></head><body><h2>Service Unavailable</h2><hr><p>HTTP Error 503. The service is unavailable.</p></body></html>";
+            let code = StatusCode::from_u16(status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
+            return (code, [(header::CONTENT_TYPE, "text/html")], page).into_response();
+        }
+        _ => {}
     }
     let soap = String::from_utf8_lossy(&body).into_owned();
     emu.record_ews_request(&soap);
@@ -339,6 +345,14 @@ fn free_busy_response(
             r#"<FreeBusyResponse><ResponseMessage ResponseClass="Error"><MessageText>{text}</MessageText><ResponseCode>ErrorMailRecipientNotFound</ResponseCode><DescriptiveLinkKey>0</DescriptiveLinkKey></ResponseMessage><FreeBusyView><FreeBusyViewType xmlns="{TYPES_NS}">None</FreeBusyViewType></FreeBusyView></FreeBusyResponse>"#
         );
     };
+    if !m.share_free_busy {
+        let text = escape(format!(
+            "Microsoft.Exchange.InfoWorker.Common.Availability.NoFreeBusyAccessException: No free/busy access for {address}."
+        ));
+        return format!(
+            r#"<FreeBusyResponse><ResponseMessage ResponseClass="Error"><MessageText>{text}</MessageText><ResponseCode>ErrorNoFreeBusyAccess</ResponseCode><DescriptiveLinkKey>0</DescriptiveLinkKey></ResponseMessage><FreeBusyView><FreeBusyViewType xmlns="{TYPES_NS}">None</FreeBusyViewType></FreeBusyView></FreeBusyResponse>"#
+        );
+    }
     // The mailbox decides what the caller sees: without shared details, Detailed views are
     // downgraded (reference §5 "The server may downgrade the view").
     let view = match (view, m.share_details) {

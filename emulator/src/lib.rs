@@ -40,6 +40,8 @@ pub enum Fault {
     Unavailable { retry_after: Option<String> },
     /// EWS: an ErrorServerBusy SOAP fault with `BackOffMilliseconds` (reference §5).
     EwsServerBusy { back_off_ms: u32 },
+    /// EWS: an HTML error page instead of SOAP (a proxy or IIS in front of Exchange).
+    EwsHtmlPage { status: u16 },
 }
 
 /// Request counters, for tests that check how often freebusy calls upstream.
@@ -82,7 +84,7 @@ impl State {
 
     /// The next queued Graph fault.
     pub(crate) fn next_fault(&self) -> Option<Fault> {
-        self.next_fault_where(|f| !matches!(f, Fault::EwsServerBusy { .. }))
+        self.next_fault_where(|f| !matches!(f, Fault::EwsServerBusy { .. } | Fault::EwsHtmlPage { .. }))
     }
 
     /// The next queued fault that `wanted` accepts.

@@ -90,6 +90,9 @@ pub struct Mailbox {
     /// Whether this mailbox lets others see subjects and locations (reference §1: the requested
     /// user's calendar settings decide, even for administrators).
     pub share_details: bool,
+    /// Whether this mailbox shares free/busy at all (the default calendar permission does);
+    /// when not, EWS answers ErrorNoFreeBusyAccess for it (reference §5 availability codes).
+    pub share_free_busy: bool,
     /// Rooms: Exchange's AddOrganizerToSubject/DeleteSubject defaults replace the subject with
     /// the organizer's name (peers.md B.6).
     pub organizer_as_subject: bool,

@@ -238,3 +238,36 @@ async fn a_window_longer_than_the_servers_42_days_is_split_inside_the_provider()
     // Mondays 2 Feb .. 30 Mar (9) and the workshop.
     assert_eq!(busy.len(), 10, "{busy:?}");
 }
+
+#[tokio::test]
+async fn an_html_error_page_is_unavailable_not_a_panic_and_not_free() {
+    let stack = ews_stack(demo::EWS_PASSWORD).await;
+    stack.emulator.inject(Fault::EwsHtmlPage { status: 200 });
+    let resp = ask(&stack.api, "onprem", &format!("mailboxes=room.adams@contoso.com&{WEEK}")).await;
+    let err = resp.mailboxes[0].error.as_ref().unwrap_or_else(|| panic!("an error, got {:?}", resp.mailboxes[0]));
+    assert_eq!(err.code, "unavailable");
+    assert!(err.message.contains("unreadable"), "{}", err.message);
+    // The next request is served normally.
+    let resp = ask(&stack.api, "onprem", &format!("mailboxes=room.adams@contoso.com&{WEEK}")).await;
+    assert_eq!(resp.mailboxes[0].busy.as_ref().map(Vec::len), Some(3));
+}
+
+#[tokio::test]
+async fn a_mailbox_without_free_busy_access_is_access_denied_and_the_rest_are_answered() {
+    let mut tenant = demo::tenant();
+    tenant.mailboxes.iter_mut().find(|m| m.address.starts_with("lee.gu")).unwrap().share_free_busy = false;
+    let stack =
+        start_with(Options { tenants: vec![tenant], ..validating_options() }, RuntimeConfig::default(), |url| {
+            format!(
+                "{}{}",
+                graph_tenant("contoso", url, demo::CLIENT_ID, demo::CLIENT_SECRET),
+                ews_tenant("onprem", url, demo::EWS_PASSWORD)
+            )
+        })
+        .await;
+    let resp = ask(&stack.api, "onprem", &format!("mailboxes=lee.gu@contoso.com,room.adams@contoso.com&{WEEK}")).await;
+    let err = resp.mailboxes[0].error.as_ref().unwrap();
+    assert_eq!(err.code, "access-denied");
+    assert!(err.message.contains("ErrorNoFreeBusyAccess"));
+    assert_eq!(resp.mailboxes[1].busy.as_ref().map(Vec::len), Some(3));
+}

@@ -62,7 +62,7 @@ fn connection<'a>(s: &'a Config<'a>, authority: &'a str) -> Result<Connection<'a
                 authority,
                 tenant: s.required("tenant_id")?,
                 client_id: s.required("client_id")?,
-                client_secret: freebusy_provider_sdk::entra::client_auth(&s)?,
+                client_secret: freebusy_provider_sdk::entra::client_auth(s)?,
                 scope: s.get("oauth_scope").unwrap_or(EXCHANGE_ONLINE_SCOPE),
             },
             anchor: s.get("impersonate_mailbox"),
