@@ -13,10 +13,12 @@
 //! - [`api`]: the `/v1/freebusy` request (parsing, validation into problem details) and response.
 //! - [`ical`]: iCalendar `VFREEBUSY` rendering.
 //! - [`zones`]: Windows time-zone names to IANA names and back.
+//! - [`convert`]: provider bindings (host or edge) to this model, one macro for both.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
 pub mod api;
+pub mod convert;
 pub mod ical;
 pub mod model;
 pub mod plan;

@@ -7,10 +7,7 @@
 //! variables named like the provider's settings (`tenant_id`, `client_secret`, ...).
 
 use freebusy_core::api::{parse_json_body, parse_query_string, render, FreeBusyRequest, Problem, PROBLEM_CONTENT_TYPE};
-use freebusy_core::model::{Availability, Block, MailboxError, Weekday, WorkingHours};
-use freebusy_core::plan::{
-    assemble, plan, throttle_retry_delay_ms, MailboxAnswer, Piece, PieceResult, ProviderFailure,
-};
+use freebusy_core::plan::{assemble, plan, throttle_retry_delay_ms, Piece, PieceResult, ProviderFailure};
 use spin_sdk::http::{IntoResponse, Method, Request, Response};
 use spin_sdk::http_component;
 
@@ -118,64 +115,5 @@ fn call_with_retries(settings: &[(String, String)], piece: &Piece, details: bool
     }
 }
 
-fn failure(e: &wit::ProviderError) -> ProviderFailure {
-    match e {
-        wit::ProviderError::Throttled(ms) => ProviderFailure::Throttled(*ms),
-        wit::ProviderError::AuthFailed(m) => ProviderFailure::AuthFailed(m.clone()),
-        wit::ProviderError::Misconfigured(m) => ProviderFailure::Misconfigured(m.clone()),
-        wit::ProviderError::Unavailable(m) => ProviderFailure::Unavailable(m.clone()),
-        wit::ProviderError::Unsupported(m) => ProviderFailure::Unsupported(m.clone()),
-    }
-}
-
-fn answer(s: &wit::Schedule) -> MailboxAnswer {
-    MailboxAnswer {
-        mailbox: s.mailbox.clone(),
-        outcome: match &s.outcome {
-            Ok(ms) => Ok((ms.blocks.iter().map(block).collect(), ms.working_hours.as_ref().map(working_hours))),
-            Err(wit::MailboxError::NotFound(m)) => Err(MailboxError::new("not-found", m.clone())),
-            Err(wit::MailboxError::AccessDenied(m)) => Err(MailboxError::new("access-denied", m.clone())),
-            Err(wit::MailboxError::TooLarge(m)) => Err(MailboxError::new("too-large", m.clone())),
-            Err(wit::MailboxError::Other(m)) => Err(MailboxError::new("other", m.clone())),
-        },
-    }
-}
-
-fn block(b: &wit::BusyBlock) -> Block {
-    Block {
-        start: b.start,
-        end: b.end,
-        status: match b.status {
-            wit::Availability::Free => Availability::Free,
-            wit::Availability::Tentative => Availability::Tentative,
-            wit::Availability::Busy => Availability::Busy,
-            wit::Availability::OutOfOffice => Availability::OutOfOffice,
-            wit::Availability::WorkingElsewhere => Availability::WorkingElsewhere,
-            wit::Availability::Unknown => Availability::Unknown,
-        },
-        subject: b.subject.clone(),
-        location: b.location.clone(),
-        is_private: b.is_private,
-    }
-}
-
-fn working_hours(w: &wit::WorkingHours) -> WorkingHours {
-    WorkingHours {
-        days: w
-            .days
-            .iter()
-            .map(|d| match d {
-                wit::Weekday::Monday => Weekday::Monday,
-                wit::Weekday::Tuesday => Weekday::Tuesday,
-                wit::Weekday::Wednesday => Weekday::Wednesday,
-                wit::Weekday::Thursday => Weekday::Thursday,
-                wit::Weekday::Friday => Weekday::Friday,
-                wit::Weekday::Saturday => Weekday::Saturday,
-                wit::Weekday::Sunday => Weekday::Sunday,
-            })
-            .collect(),
-        start_minute: w.start_minute,
-        end_minute: w.end_minute,
-        time_zone: w.time_zone.clone(),
-    }
-}
+// The bindings' types in core's terms, with the same code the host uses.
+freebusy_core::provider_conversions!(wit);

@@ -11,7 +11,7 @@ use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
-use chrono::{DateTime, Duration, NaiveDateTime, NaiveTime, Utc, Weekday};
+use chrono::{DateTime, NaiveDateTime, NaiveTime, Utc, Weekday};
 use quick_xml::escape::escape;
 
 use crate::ews_zone::{rules_of, RequestZone, Transition};
@@ -361,9 +361,9 @@ fn free_busy_response(
         (v, _) => v,
     };
     let items = m.instances(start, end);
-    let merged = view
-        .contains("Merged")
-        .then(|| format!("<MergedFreeBusy>{}</MergedFreeBusy>", merged_free_busy(&items, start, end, interval)));
+    let merged = view.contains("Merged").then(|| {
+        format!("<MergedFreeBusy>{}</MergedFreeBusy>", crate::tenant::merged_digits(&items, start, end, interval))
+    });
     let events = (view != "MergedOnly").then(|| {
         let list: String = items.iter().map(|i| calendar_event(i, m, view.starts_with("Detailed"), zone)).collect();
         format!("<CalendarEventArray>{list}</CalendarEventArray>")
@@ -378,30 +378,6 @@ fn free_busy_response(
             .unwrap_or_default(),
         hours = working_hours(m, start),
     )
-}
-
-/// MergedFreeBusy digits: 0 free, 1 tentative, 2 busy, 3 OOF, 4 no data; working elsewhere is 0
-/// (reference §5 "MergedFreeBusy"); the highest digit in a slot wins.
-fn merged_free_busy(items: &[Instance], start: DateTime<Utc>, end: DateTime<Utc>, interval: i64) -> String {
-    let mut out = String::new();
-    let mut slot = start;
-    while slot < end {
-        let slot_end = (slot + Duration::minutes(interval)).min(end);
-        let digit = items
-            .iter()
-            .filter(|i| i.start < slot_end && i.end > slot)
-            .map(|i| match i.show_as {
-                ShowAs::Free | ShowAs::WorkingElsewhere => 0,
-                ShowAs::Tentative => 1,
-                ShowAs::Busy => 2,
-                ShowAs::Oof => 3,
-            })
-            .max()
-            .unwrap_or(0);
-        out.push(char::from(b'0' + digit));
-        slot = slot_end;
-    }
-    out
 }
 
 fn busy_type(s: ShowAs) -> &'static str {

@@ -12,7 +12,7 @@ use chrono_tz::Tz;
 use serde_json::{json, Map, Value};
 
 use crate::entra::IssuedToken;
-use crate::tenant::{Instance, Mailbox, ShowAs, Tenant};
+use crate::tenant::{Instance, Mailbox, Tenant};
 use crate::{Fault, State as Emu};
 
 /// Observed limit: the 101st address gets ErrorMailboxDataArrayTooBig (reference §1 "Limits").
@@ -125,31 +125,6 @@ fn graph_time(t: DateTime<Utc>, tz: Tz, tz_name: &str) -> Value {
     json!({"dateTime": format!("{}.{:07}", local.format("%Y-%m-%dT%H:%M:%S"), local.nanosecond() / 100), "timeZone": tz_name})
 }
 
-/// Per-slot digit: 0 free, 1 tentative, 2 busy, 3 oof; working elsewhere is written as 0 for
-/// backward compatibility (reference §1 availabilityView). The highest digit in a slot wins.
-fn availability_view(items: &[Instance], start: DateTime<Utc>, end: DateTime<Utc>, interval_min: i64) -> String {
-    let step = chrono::Duration::minutes(interval_min);
-    let mut out = String::new();
-    let mut slot = start;
-    while slot < end {
-        let slot_end = (slot + step).min(end);
-        let digit = items
-            .iter()
-            .filter(|i| i.start < slot_end && i.end > slot)
-            .map(|i| match i.show_as {
-                ShowAs::Free | ShowAs::WorkingElsewhere => 0,
-                ShowAs::Tentative => 1,
-                ShowAs::Busy => 2,
-                ShowAs::Oof => 3,
-            })
-            .max()
-            .unwrap_or(0);
-        out.push(char::from(b'0' + digit));
-        slot = slot_end;
-    }
-    out
-}
-
 fn schedule_item(i: &Instance, m: &Mailbox, tz: Tz, tz_name: &str) -> Value {
     let mut item = json!({
         "status": i.show_as.graph_name(),
@@ -212,7 +187,7 @@ fn schedule_information(
     let items = m.instances(start, end);
     json!({
         "scheduleId": address,
-        "availabilityView": availability_view(&items, start, end, interval),
+        "availabilityView": crate::tenant::merged_digits(&items, start, end, interval),
         "scheduleItems": items.iter().map(|i| schedule_item(i, m, tz, tz_name)).collect::<Vec<_>>(),
         "workingHours": working_hours(m),
     })

@@ -247,3 +247,29 @@ pub fn object_id(address: &str) -> String {
     let hex = format!("{h:032x}");
     format!("{}-{}-{}-{}-{}", &hex[0..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..32])
 }
+
+/// One digit per `interval_min` slot from `start`: 0 free, 1 tentative, 2 busy, 3 out of office;
+/// the highest digit of the items overlapping a slot wins. Working elsewhere is written as 0, by
+/// Graph's availabilityView "for backward compatibility" and by EWS's MergedFreeBusy alike
+/// (reference §1 availabilityView, §5 MergedFreeBusy).
+pub fn merged_digits(items: &[Instance], start: DateTime<Utc>, end: DateTime<Utc>, interval_min: i64) -> String {
+    let mut out = String::new();
+    let mut slot = start;
+    while slot < end {
+        let slot_end = (slot + Duration::minutes(interval_min)).min(end);
+        let digit = items
+            .iter()
+            .filter(|i| i.start < slot_end && i.end > slot)
+            .map(|i| match i.show_as {
+                ShowAs::Free | ShowAs::WorkingElsewhere => 0,
+                ShowAs::Tentative => 1,
+                ShowAs::Busy => 2,
+                ShowAs::Oof => 3,
+            })
+            .max()
+            .unwrap_or(0);
+        out.push(char::from(b'0' + digit));
+        slot = slot_end;
+    }
+    out
+}

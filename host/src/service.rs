@@ -10,17 +10,15 @@ use anyhow::{bail, Context as _};
 use freebusy_core::api::{
     DirectoryEntry, DirectoryRequest, DirectoryResponse, EntryKind, FreeBusyRequest, FreeBusyResponse,
 };
-use freebusy_core::model::{Availability, Block, MailboxError, Weekday, WorkingHours};
-use freebusy_core::plan::{
-    assemble, plan, throttle_retry_delay_ms, MailboxAnswer, Piece, PieceResult, ProviderFailure,
-};
+use freebusy_core::model::MailboxError;
+use freebusy_core::plan::{assemble, plan, throttle_retry_delay_ms, Piece, PieceResult, ProviderFailure};
 use tokio::sync::Semaphore;
 
 use crate::config::LoadedConfig;
 use crate::runtime::bindings::exports::freebusy::provider::provider::Query;
 use crate::runtime::bindings::freebusy::provider::types as wit;
+use crate::runtime::convert::{answer, failure};
 use crate::runtime::outbound::normalize_origin;
-use crate::runtime::provider::failure;
 use crate::runtime::{keyvalue, CallContext, CallError, Provider, Runtime};
 
 /// A tenant ready to serve.
@@ -390,63 +388,5 @@ fn call_error(e: &CallError) -> MailboxError {
         CallError::OutboundDenied { .. } => MailboxError::new("outbound-denied", e.to_string()),
         CallError::Timeout(_) => MailboxError::new("provider-timeout", e.to_string()),
         CallError::Trap(_) => MailboxError::new("provider-fault", e.to_string()),
-    }
-}
-
-fn answer(s: &wit::Schedule) -> MailboxAnswer {
-    MailboxAnswer {
-        mailbox: s.mailbox.clone(),
-        outcome: match &s.outcome {
-            Ok(ms) => Ok((ms.blocks.iter().map(block).collect(), ms.working_hours.as_ref().map(working_hours))),
-            Err(e) => Err(mailbox_error(e)),
-        },
-    }
-}
-
-fn mailbox_error(e: &wit::MailboxError) -> MailboxError {
-    match e {
-        wit::MailboxError::NotFound(m) => MailboxError::new("not-found", m.clone()),
-        wit::MailboxError::AccessDenied(m) => MailboxError::new("access-denied", m.clone()),
-        wit::MailboxError::TooLarge(m) => MailboxError::new("too-large", m.clone()),
-        wit::MailboxError::Other(m) => MailboxError::new("other", m.clone()),
-    }
-}
-
-fn block(b: &wit::BusyBlock) -> Block {
-    Block {
-        start: b.start,
-        end: b.end,
-        status: match b.status {
-            wit::Availability::Free => Availability::Free,
-            wit::Availability::Tentative => Availability::Tentative,
-            wit::Availability::Busy => Availability::Busy,
-            wit::Availability::OutOfOffice => Availability::OutOfOffice,
-            wit::Availability::WorkingElsewhere => Availability::WorkingElsewhere,
-            wit::Availability::Unknown => Availability::Unknown,
-        },
-        subject: b.subject.clone(),
-        location: b.location.clone(),
-        is_private: b.is_private,
-    }
-}
-
-fn working_hours(w: &wit::WorkingHours) -> WorkingHours {
-    WorkingHours {
-        days: w
-            .days
-            .iter()
-            .map(|d| match d {
-                wit::Weekday::Monday => Weekday::Monday,
-                wit::Weekday::Tuesday => Weekday::Tuesday,
-                wit::Weekday::Wednesday => Weekday::Wednesday,
-                wit::Weekday::Thursday => Weekday::Thursday,
-                wit::Weekday::Friday => Weekday::Friday,
-                wit::Weekday::Saturday => Weekday::Saturday,
-                wit::Weekday::Sunday => Weekday::Sunday,
-            })
-            .collect(),
-        start_minute: w.start_minute,
-        end_minute: w.end_minute,
-        time_zone: w.time_zone.clone(),
     }
 }

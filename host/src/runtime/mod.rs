@@ -3,6 +3,7 @@
 //! limit, an epoch deadline and the call's outbound allow-list.
 
 pub mod bindings;
+pub mod convert;
 pub mod keyvalue;
 pub mod outbound;
 pub mod provider;

@@ -3,7 +3,6 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use freebusy_core::plan::ProviderFailure;
 use wasmtime::component::Component;
 use wasmtime::{Store, StoreLimitsBuilder, UpdateDeadline};
 
@@ -50,20 +49,9 @@ pub enum CallError {
     Trap(String),
 }
 
-/// The WIT provider error as core's, which words it the same way in the host and the edge.
-pub fn failure(e: &ProviderError) -> ProviderFailure {
-    match e {
-        ProviderError::Throttled(ms) => ProviderFailure::Throttled(*ms),
-        ProviderError::AuthFailed(m) => ProviderFailure::AuthFailed(m.clone()),
-        ProviderError::Misconfigured(m) => ProviderFailure::Misconfigured(m.clone()),
-        ProviderError::Unavailable(m) => ProviderFailure::Unavailable(m.clone()),
-        ProviderError::Unsupported(m) => ProviderFailure::Unsupported(m.clone()),
-    }
-}
-
 /// A provider error in words, for people.
 pub fn describe(error: &ProviderError) -> String {
-    failure(error).to_mailbox_error().message
+    super::convert::failure(error).to_mailbox_error().message
 }
 
 /// A compiled, pre-instantiated provider.
