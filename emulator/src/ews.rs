@@ -111,7 +111,16 @@ fn standalone(node: roxmltree::Node, text: &str) -> String {
 }
 
 async fn validate(emu: &Emu, element: String) -> Result<(), String> {
-    let Some(dir) = &emu.ews_schema_dir else { return Ok(()) };
+    match &emu.ews_schema_dir {
+        Some(dir) => xmllint(dir, &element).await,
+        None => Ok(()),
+    }
+}
+
+/// Validate one element (with its namespaces declared) against `messages.xsd` in `schema_dir`
+/// with xmllint; the error is xmllint's first line.
+pub async fn xmllint(schema_dir: &std::path::Path, element: &str) -> Result<(), String> {
+    let dir = schema_dir;
     let mut child = tokio::process::Command::new("xmllint")
         .args(["--noout", "--schema"])
         .arg(dir.join("messages.xsd"))

@@ -75,26 +75,11 @@ pub fn ews_schema_dir() -> Option<PathBuf> {
     Some(repo_root().join("../shared/reference/ews")).filter(|d| d.join("messages.xsd").is_file())
 }
 
-/// Validate one SOAP body element (with its namespaces declared) against `messages.xsd`.
-pub fn xmllint(element: &str) -> Result<(), String> {
-    use std::io::Write;
+/// Validate one SOAP body element (with its namespaces declared) against `messages.xsd`, with
+/// the emulator's own validator.
+pub async fn xmllint(element: &str) -> Result<(), String> {
     let dir = ews_schema_dir().ok_or("no ../shared/reference/ews")?;
-    let mut child = Command::new("xmllint")
-        .args(["--noout", "--schema"])
-        .arg(dir.join("messages.xsd"))
-        .arg("-")
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .map_err(|e| format!("xmllint: {e} (install libxml2-utils)"))?;
-    child.stdin.take().expect("stdin").write_all(element.as_bytes()).map_err(|e| e.to_string())?;
-    let out = child.wait_with_output().map_err(|e| e.to_string())?;
-    if out.status.success() {
-        Ok(())
-    } else {
-        Err(String::from_utf8_lossy(&out.stderr).into_owned())
-    }
+    freebusy_emulator::ews::xmllint(&dir, element).await
 }
 
 /// The element inside a SOAP envelope's Body, with the `m:` and `t:` namespaces declared on it,

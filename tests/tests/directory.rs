@@ -116,6 +116,7 @@ mod ews {
         );
         for request in &requests {
             xmllint(&soap_body_element(request))
+                .await
                 .unwrap_or_else(|e| panic!("request fails messages.xsd: {e}\n{request}"));
             let resp = reqwest::Client::new()
                 .post(format!("{}/EWS/Exchange.asmx", stack.emulator.base_url))
@@ -126,6 +127,7 @@ mod ews {
                 .unwrap();
             let answer = resp.text().await.unwrap();
             xmllint(&soap_body_element(&answer))
+                .await
                 .unwrap_or_else(|e| panic!("response fails messages.xsd: {e}\n{answer}"));
         }
     }

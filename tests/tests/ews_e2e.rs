@@ -85,7 +85,7 @@ async fn every_ews_request_the_provider_sends_validates_against_the_schema() {
     let requests = stack.emulator.ews_requests();
     assert_eq!(requests.len(), 2);
     for request in &requests {
-        xmllint(&body_element(request)).unwrap_or_else(|e| panic!("request fails messages.xsd: {e}\n{request}"));
+        xmllint(&body_element(request)).await.unwrap_or_else(|e| panic!("request fails messages.xsd: {e}\n{request}"));
     }
     assert!(requests[1].contains("<t:RequestedView>Detailed</t:RequestedView>"));
     assert!(requests[0].contains(r#"<t:RequestServerVersion Version="Exchange2013"/>"#));
@@ -118,7 +118,7 @@ async fn the_emulators_ews_responses_validate_against_the_schema() {
         let text = resp.text().await.unwrap();
         let start = text.find("<GetUserAvailabilityResponse").unwrap();
         let end = text.find("</GetUserAvailabilityResponse>").unwrap() + "</GetUserAvailabilityResponse>".len();
-        xmllint(&text[start..end]).unwrap_or_else(|e| panic!("{view} response fails messages.xsd: {e}\n{text}"));
+        xmllint(&text[start..end]).await.unwrap_or_else(|e| panic!("{view} response fails messages.xsd: {e}\n{text}"));
         if view.contains("Merged") {
             assert!(text.contains("<MergedFreeBusy"), "{view}");
         }

@@ -92,15 +92,7 @@ fn connection<'a>(s: &'a Config<'a>, authority: &'a str) -> Result<Connection<'a
     Ok(Connection { url, auth, server_version: s.get("server_version").unwrap_or("Exchange2013"), window_days })
 }
 
-fn setting(name: &str, description: &str, required: bool, secret: bool, default: Option<&str>) -> SettingSpec {
-    SettingSpec {
-        name: name.into(),
-        description: description.into(),
-        required,
-        secret,
-        default_value: default.map(String::from),
-    }
-}
+use freebusy_provider_sdk::settings::spec as setting;
 
 struct Ews;
 

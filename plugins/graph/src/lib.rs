@@ -86,15 +86,7 @@ pub(crate) fn connection<'a>(
     })
 }
 
-fn setting(name: &str, description: &str, required: bool, secret: bool, default: Option<&str>) -> SettingSpec {
-    SettingSpec {
-        name: name.into(),
-        description: description.into(),
-        required,
-        secret,
-        default_value: default.map(String::from),
-    }
-}
+use freebusy_provider_sdk::settings::spec as setting;
 
 struct Graph;
 

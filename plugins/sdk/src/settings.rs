@@ -1,6 +1,6 @@
 //! Typed access to the settings passed with each call.
 
-use crate::types::ProviderError;
+use crate::types::{ProviderError, SettingSpec};
 
 /// The settings of one call.
 pub struct Settings<'a>(&'a [(String, String)]);
@@ -29,5 +29,16 @@ impl<'a> Settings<'a> {
         } else {
             Err(ProviderError::Misconfigured(format!("setting '{name}' must be an http(s) URL")))
         }
+    }
+}
+
+/// A setting's description for `describe` (`secret` ones are never logged or echoed by hosts).
+pub fn spec(name: &str, description: &str, required: bool, secret: bool, default: Option<&str>) -> SettingSpec {
+    SettingSpec {
+        name: name.into(),
+        description: description.into(),
+        required,
+        secret,
+        default_value: default.map(String::from),
     }
 }
