@@ -10,7 +10,13 @@ const WEEK: &str = "start=2026-03-23T00:00:00Z&end=2026-03-31T00:00:00Z";
 const PEOPLE: &str = "adele.vance@contoso.com,megan.bowen@contoso.com,pradeep.gupta@contoso.com,room.adams@contoso.com,nobody@contoso.com";
 
 async fn ews_stack(password: &str) -> Stack {
-    start_with(validating_options(), RuntimeConfig::default(), |url| {
+    ews_stack_for(demo::tenant(), password).await
+}
+
+/// A Graph tenant `contoso` and an EWS tenant `onprem` over an emulator serving `tenant`.
+async fn ews_stack_for(tenant: freebusy_emulator::tenant::Tenant, password: &str) -> Stack {
+    let options = Options { tenants: vec![tenant], ..validating_options() };
+    start_with(options, RuntimeConfig::default(), |url| {
         format!(
             "{}{}",
             graph_tenant("contoso", url, demo::CLIENT_ID, demo::CLIENT_SECRET),
@@ -172,15 +178,7 @@ async fn a_wrong_password_is_an_auth_failure_and_never_retried() {
 async fn a_tenant_with_ews_switched_off_is_told_to_use_graph() {
     let mut tenant = demo::tenant();
     tenant.ews_enabled = false;
-    let stack =
-        start_with(Options { tenants: vec![tenant], ..validating_options() }, RuntimeConfig::default(), |url| {
-            format!(
-                "{}{}",
-                graph_tenant("contoso", url, demo::CLIENT_ID, demo::CLIENT_SECRET),
-                ews_tenant("onprem", url, demo::EWS_PASSWORD)
-            )
-        })
-        .await;
+    let stack = ews_stack_for(tenant, demo::EWS_PASSWORD).await;
     let resp = ask(&stack.api, "onprem", &format!("mailboxes=room.adams@contoso.com&{WEEK}")).await;
     let err = resp.mailboxes[0].error.as_ref().unwrap();
     assert_eq!(err.code, "unsupported");
@@ -256,15 +254,7 @@ async fn an_html_error_page_is_unavailable_not_a_panic_and_not_free() {
 async fn a_mailbox_without_free_busy_access_is_access_denied_and_the_rest_are_answered() {
     let mut tenant = demo::tenant();
     tenant.mailboxes.iter_mut().find(|m| m.address.starts_with("lee.gu")).unwrap().share_free_busy = false;
-    let stack =
-        start_with(Options { tenants: vec![tenant], ..validating_options() }, RuntimeConfig::default(), |url| {
-            format!(
-                "{}{}",
-                graph_tenant("contoso", url, demo::CLIENT_ID, demo::CLIENT_SECRET),
-                ews_tenant("onprem", url, demo::EWS_PASSWORD)
-            )
-        })
-        .await;
+    let stack = ews_stack_for(tenant, demo::EWS_PASSWORD).await;
     let resp = ask(&stack.api, "onprem", &format!("mailboxes=lee.gu@contoso.com,room.adams@contoso.com&{WEEK}")).await;
     let err = resp.mailboxes[0].error.as_ref().unwrap();
     assert_eq!(err.code, "access-denied");

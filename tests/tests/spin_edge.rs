@@ -91,6 +91,15 @@ fn demo_variables(emulator: &str) -> Vec<(&'static str, String)> {
     ]
 }
 
+/// The host on the demo tenant, and `spin.toml` under Spin pointed at the same emulator.
+async fn host_and_edge(spin: &Path) -> (freebusy_tests::Stack, SpinApp) {
+    let host = demo_stack().await;
+    let vars = demo_variables(&host.emulator.base_url);
+    let vars: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let edge = spin_up(spin, &repo_root().join("spin.toml"), &vars).await;
+    (host, edge)
+}
+
 /// iCalendar bodies differ only in DTSTAMP (the time of rendering).
 fn without_dtstamp(body: &str) -> String {
     body.lines().filter(|l| !l.starts_with("DTSTAMP:")).collect::<Vec<_>>().join("\n")
@@ -102,10 +111,7 @@ async fn the_edge_under_spin_answers_exactly_like_the_host() {
         eprintln!("skipped: no spin on PATH and no ../shared/tools/spin");
         return;
     };
-    let host = demo_stack().await;
-    let vars = demo_variables(&host.emulator.base_url);
-    let vars: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let edge = spin_up(&spin, &repo_root().join("spin.toml"), &vars).await;
+    let (host, edge) = host_and_edge(&spin).await;
 
     let week = "start=2026-03-23T00:00:00Z&end=2026-03-31T00:00:00Z";
     let queries = [
@@ -166,10 +172,7 @@ async fn spin_startup_and_request_times_are_reported() {
         eprintln!("skipped: no spin on PATH and no ../shared/tools/spin");
         return;
     };
-    let host = demo_stack().await;
-    let vars = demo_variables(&host.emulator.base_url);
-    let vars: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let edge = spin_up(&spin, &repo_root().join("spin.toml"), &vars).await;
+    let (_host, edge) = host_and_edge(&spin).await;
     let url = format!(
         "{}/v1/freebusy?mailboxes=room.adams@contoso.com&start=2026-03-23T00:00:00Z&end=2026-03-31T00:00:00Z",
         edge.url
