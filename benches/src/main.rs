@@ -66,6 +66,7 @@ async fn provider_calls(args: &Args, pooling: bool) -> anyhow::Result<Vec<Durati
         mailboxes: MAILBOXES.iter().map(|m| format!("{m}@{}", demo::DOMAIN)).collect(),
         window: Window { start: 0, end: 7 * 86_400_000 },
         details: false,
+        view_interval: None,
     };
     for _ in 0..200 {
         provider.get_schedules(&ctx, query.clone()).await?;

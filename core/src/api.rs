@@ -28,6 +28,15 @@ pub struct FreeBusyRequest {
     pub details: bool,
 }
 
+impl FreeBusyRequest {
+    /// Characters in an availability string for this request: one per interval, the last
+    /// possibly partial. `None` without an interval.
+    pub fn view_slots(&self) -> Option<usize> {
+        let step = i64::from(self.interval_minutes?.max(1)) * crate::model::MINUTE_MS;
+        usize::try_from((self.window.len_ms() + step - 1) / step).ok()
+    }
+}
+
 /// The request as it arrives, before validation: from a query string or a JSON body.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -329,9 +338,16 @@ pub struct MailboxResult {
     /// Individual items with details, when `details=true`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub events: Option<Vec<Event>>,
-    /// One digit per interval, when `interval` was given.
+    /// One digit per interval, when `interval` was given, computed by freebusy from the items:
+    /// 0 free, 1 tentative, 2 busy, 3 out of office, 4 working elsewhere, ? unknown.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub availability_view: Option<String>,
+    /// The upstream's own merged view at `interval` (Graph `availabilityView`, EWS
+    /// `MergedFreeBusy`), when `interval` was given and the provider returned it for the whole
+    /// window. Same alphabet, but Microsoft writes working elsewhere as 0 "for backward
+    /// compatibility"; for clients that must match what Outlook shows digit for digit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upstream_view: Option<String>,
     /// The mailbox's working hours, when the upstream reports them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub working_hours: Option<WorkingHours>,
@@ -402,6 +418,7 @@ impl MailboxResult {
             busy: Some(busy),
             events,
             availability_view: req.interval_minutes.map(|i| availability_view(blocks, req.window, i)),
+            upstream_view: None,
             working_hours,
             error: None,
         }
@@ -414,6 +431,7 @@ impl MailboxResult {
             busy: None,
             events: None,
             availability_view: None,
+            upstream_view: None,
             working_hours: None,
             error: Some(error),
         }

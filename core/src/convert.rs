@@ -26,7 +26,11 @@ macro_rules! provider_conversions {
             $crate::plan::MailboxAnswer {
                 mailbox: s.mailbox.clone(),
                 outcome: match &s.outcome {
-                    Ok(ms) => Ok((ms.blocks.iter().map(block).collect(), ms.working_hours.as_ref().map(working_hours))),
+                    Ok(ms) => Ok($crate::plan::MailboxSchedule {
+                        blocks: ms.blocks.iter().map(block).collect(),
+                        working_hours: ms.working_hours.as_ref().map(working_hours),
+                        merged_view: ms.merged_view.clone(),
+                    }),
                     Err(e) => Err(mailbox_error(e)),
                 },
             }

@@ -1,4 +1,4 @@
-//! The normalized model. Field names mirror the WIT contract (`wit/provider@0.1.0`).
+//! The normalized model. Field names mirror the WIT contract (`wit/provider@0.2.0`).
 
 use serde::{Deserialize, Serialize};
 

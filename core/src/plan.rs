@@ -2,7 +2,7 @@
 //! the host and the edge so that both split, retry and report failures identically.
 
 use crate::api::{format_instant, FreeBusyRequest, FreeBusyResponse, MailboxResult};
-use crate::model::{Block, MailboxError, Window, WorkingHours, DAY_MS};
+use crate::model::{Block, MailboxError, Window, WorkingHours, DAY_MS, MINUTE_MS};
 
 /// One provider call: some mailboxes over some window.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -13,9 +13,16 @@ pub struct Piece {
     pub window: Window,
 }
 
-/// Split a request by a provider's limits: every mailbox chunk over every window slice.
+/// Split a request by a provider's limits: every mailbox chunk over every window slice. With a
+/// view interval, slices are whole multiples of it, so that the upstream's merged views of the
+/// slices join into one string.
 pub fn plan(req: &FreeBusyRequest, max_mailboxes: u32, max_window_days: u32) -> Vec<Piece> {
-    let windows = req.window.split(i64::from(max_window_days.max(1)) * DAY_MS);
+    let mut slice = i64::from(max_window_days.max(1)) * DAY_MS;
+    if let Some(interval) = req.interval_minutes {
+        let slot = i64::from(interval.max(1)) * MINUTE_MS;
+        slice = (slice / slot).max(1) * slot;
+    }
+    let windows = req.window.split(slice);
     req.mailboxes
         .chunks(max_mailboxes.max(1) as usize)
         .flat_map(|chunk| windows.iter().map(move |w| Piece { mailboxes: chunk.to_vec(), window: *w }))
@@ -75,8 +82,26 @@ pub fn throttle_retry_delay_ms(attempt: u32, retry_after_ms: Option<u32>) -> Opt
 pub struct MailboxAnswer {
     /// The address the provider answered for.
     pub mailbox: String,
-    /// Its items and working hours, or why it could not be read.
-    pub outcome: Result<(Vec<Block>, Option<WorkingHours>), MailboxError>,
+    /// Its schedule, or why it could not be read.
+    pub outcome: Result<MailboxSchedule, MailboxError>,
+}
+
+/// One mailbox's schedule over one piece's window (the WIT `mailbox-schedule`).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct MailboxSchedule {
+    /// Items overlapping the window, in any order.
+    pub blocks: Vec<Block>,
+    /// When the upstream reported them.
+    pub working_hours: Option<WorkingHours>,
+    /// The upstream's own merged view of the window, when asked and available.
+    pub merged_view: Option<String>,
+}
+
+impl MailboxSchedule {
+    /// A schedule of just these blocks.
+    pub fn of_blocks(blocks: Vec<Block>) -> Self {
+        MailboxSchedule { blocks, ..Default::default() }
+    }
 }
 
 /// The result of one [`Piece`].
@@ -86,8 +111,24 @@ pub type PieceResult = Result<Vec<MailboxAnswer>, MailboxError>;
 /// piece is an error (a partial timeline would look free where it was not read), and so is a
 /// mailbox a provider did not answer for.
 pub fn assemble(req: &FreeBusyRequest, pieces: &[Piece], results: Vec<PieceResult>) -> FreeBusyResponse {
-    let mut state: Vec<(Vec<Block>, Option<WorkingHours>, Option<MailboxError>)> =
-        req.mailboxes.iter().map(|_| (Vec::new(), None, None)).collect();
+    // Per mailbox: what its pieces said, joined. The upstream view survives only if every
+    // piece had one (pieces of a mailbox come in window order).
+    struct Joined {
+        blocks: Vec<Block>,
+        hours: Option<WorkingHours>,
+        upstream_view: Option<String>,
+        error: Option<MailboxError>,
+    }
+    let mut state: Vec<Joined> = req
+        .mailboxes
+        .iter()
+        .map(|_| Joined {
+            blocks: Vec::new(),
+            hours: None,
+            upstream_view: req.interval_minutes.map(|_| String::new()),
+            error: None,
+        })
+        .collect();
     let index = |m: &str| req.mailboxes.iter().position(|x| x.eq_ignore_ascii_case(m));
     for (piece, result) in pieces.iter().zip(results) {
         for mailbox in &piece.mailboxes {
@@ -104,13 +145,20 @@ pub fn assemble(req: &FreeBusyRequest, pieces: &[Piece], results: Vec<PieceResul
             };
             match outcome {
                 Err(e) => {
-                    slot.2.get_or_insert(e);
+                    slot.error.get_or_insert(e);
                 }
-                Ok((blocks, hours)) => {
-                    slot.0.extend(blocks.into_iter().filter(|b| b.end > b.start));
-                    if slot.1.is_none() {
-                        slot.1 = hours;
+                Ok(schedule) => {
+                    slot.blocks.extend(schedule.blocks.into_iter().filter(|b| b.end > b.start));
+                    if slot.hours.is_none() {
+                        slot.hours = schedule.working_hours;
                     }
+                    slot.upstream_view = match (slot.upstream_view.take(), schedule.merged_view) {
+                        (Some(mut joined), Some(piece)) => {
+                            joined.push_str(&piece);
+                            Some(joined)
+                        }
+                        _ => None,
+                    };
                 }
             }
         }
@@ -119,13 +167,15 @@ pub fn assemble(req: &FreeBusyRequest, pieces: &[Piece], results: Vec<PieceResul
         .mailboxes
         .iter()
         .zip(state)
-        .map(|(m, (mut blocks, hours, error))| match error {
+        .map(|(m, mut joined)| match joined.error {
             Some(e) => MailboxResult::from_error(m, e),
             None => {
                 // An item spanning a window split comes back from both calls.
-                blocks.sort_by_key(|b| (b.start, b.end, b.status.precedence()));
-                blocks.dedup();
-                MailboxResult::from_blocks(m, &blocks, hours, req)
+                joined.blocks.sort_by_key(|b| (b.start, b.end, b.status.precedence()));
+                joined.blocks.dedup();
+                let mut result = MailboxResult::from_blocks(m, &joined.blocks, joined.hours, req);
+                result.upstream_view = joined.upstream_view.filter(|v| Some(v.chars().count()) == req.view_slots());
+                result
             }
         })
         .collect();
@@ -167,7 +217,7 @@ mod tests {
         let pieces = plan(&req, 20, 62);
         let ok = Ok(vec![MailboxAnswer {
             mailbox: "a@x.com".into(),
-            outcome: Ok((vec![Block::new(0, 1000, Availability::Busy)], None)),
+            outcome: Ok(MailboxSchedule::of_blocks(vec![Block::new(0, 1000, Availability::Busy)])),
         }]);
         let failed = Err(ProviderFailure::Throttled(None).to_mailbox_error());
         let resp = assemble(&req, &pieces, vec![ok, failed]);
@@ -180,8 +230,12 @@ mod tests {
         let req = FreeBusyRequest { details: true, ..request(&["a@x.com"], 90) };
         let pieces = plan(&req, 20, 62);
         let spanning = Block::new(61 * DAY_MS, 63 * DAY_MS, Availability::OutOfOffice);
-        let answer =
-            || Ok(vec![MailboxAnswer { mailbox: "a@x.com".into(), outcome: Ok((vec![spanning.clone()], None)) }]);
+        let answer = || {
+            Ok(vec![MailboxAnswer {
+                mailbox: "a@x.com".into(),
+                outcome: Ok(MailboxSchedule::of_blocks(vec![spanning.clone()])),
+            }])
+        };
         let resp = assemble(&req, &pieces, vec![answer(), answer()]);
         assert_eq!(resp.mailboxes[0].events.as_ref().unwrap().len(), 1);
         assert_eq!(resp.mailboxes[0].busy.as_ref().unwrap().len(), 1);
@@ -194,10 +248,34 @@ mod tests {
         let resp = assemble(
             &req,
             &pieces,
-            vec![Ok(vec![MailboxAnswer { mailbox: "a@x.com".into(), outcome: Ok((vec![], None)) }])],
+            vec![Ok(vec![MailboxAnswer { mailbox: "a@x.com".into(), outcome: Ok(MailboxSchedule::default()) }])],
         );
         assert!(resp.mailboxes[0].error.is_none());
         assert_eq!(resp.mailboxes[1].error.as_ref().unwrap().code, "provider-fault");
+    }
+
+    #[test]
+    fn slices_are_whole_intervals_so_upstream_views_join() {
+        // 63 days at 7-minute slots: the 62-day limit is not a multiple of 7 minutes.
+        let req = FreeBusyRequest { interval_minutes: Some(7), ..request(&["a@x.com"], 63) };
+        let pieces = plan(&req, 20, 62);
+        assert_eq!(pieces.len(), 2);
+        let first = pieces[0].window.len_ms();
+        assert!(first <= 62 * DAY_MS && first % (7 * MINUTE_MS) == 0, "{first}");
+        let view = |p: &Piece| "2".repeat(((p.window.len_ms() + 7 * MINUTE_MS - 1) / (7 * MINUTE_MS)) as usize);
+        let answer = |p: &Piece| {
+            Ok(vec![MailboxAnswer {
+                mailbox: "a@x.com".into(),
+                outcome: Ok(MailboxSchedule { merged_view: Some(view(p)), ..Default::default() }),
+            }])
+        };
+        let resp = assemble(&req, &pieces, pieces.iter().map(answer).collect());
+        let joined = resp.mailboxes[0].upstream_view.as_deref().expect("both pieces had a view");
+        assert_eq!(Some(joined.len()), req.view_slots());
+        // One piece without the upstream's view: the joined string would have a hole, so none.
+        let mut results: Vec<PieceResult> = pieces.iter().map(answer).collect();
+        results[1] = Ok(vec![MailboxAnswer { mailbox: "a@x.com".into(), outcome: Ok(MailboxSchedule::default()) }]);
+        assert_eq!(assemble(&req, &pieces, results).mailboxes[0].upstream_view, None);
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! freebusy-edge: the `/v1/freebusy` API as a Spin HTTP component.
 //!
-//! It holds no provider logic: it imports `freebusy:provider/provider@0.1.0`, which `spin.toml`
+//! It holds no provider logic: it imports `freebusy:provider/provider@0.2.0`, which `spin.toml`
 //! satisfies with a provider component (Graph or EWS) as a component dependency. Request
 //! parsing, splitting, retries, merging and rendering all come from `freebusy-core`, the same
 //! code the native host runs, so both answer identically. Provider settings come from Spin
@@ -14,7 +14,7 @@ use spin_sdk::http_component;
 #[allow(missing_docs, clippy::all)]
 mod bindings {
     spin_sdk::wit_bindgen::generate!({
-        path: "../wit/provider@0.1.0",
+        path: "../wit/provider@0.2.0",
         world: "calendar-consumer",
         runtime_path: "::spin_sdk::wit_bindgen::rt",
         generate_all,
@@ -89,15 +89,16 @@ fn freebusy(
     req: &FreeBusyRequest,
 ) -> freebusy_core::api::FreeBusyResponse {
     let pieces = plan(req, info.limits.max_mailboxes, info.limits.max_window_days);
-    let results: Vec<PieceResult> = pieces.iter().map(|p| call_with_retries(settings, p, req.details)).collect();
+    let results: Vec<PieceResult> = pieces.iter().map(|p| call_with_retries(settings, p, req)).collect();
     assemble(req, &pieces, results)
 }
 
-fn call_with_retries(settings: &[(String, String)], piece: &Piece, details: bool) -> PieceResult {
+fn call_with_retries(settings: &[(String, String)], piece: &Piece, req: &FreeBusyRequest) -> PieceResult {
     let query = wit::Query {
         mailboxes: piece.mailboxes.clone(),
         window: wit::Window { start: piece.window.start, end: piece.window.end },
-        details,
+        details: req.details,
+        view_interval: req.interval_minutes,
     };
     let mut attempt = 0;
     loop {

@@ -337,10 +337,10 @@ impl Tenant {
         let mut results = Vec::with_capacity(pieces.len());
         let mut rest = &pieces[..];
         if !self.warm.load(Ordering::Relaxed) && pieces.len() > 1 {
-            results.push(self.call_with_retries(&pieces[0], req.details).await);
+            results.push(self.call_with_retries(&pieces[0], req).await);
             rest = &pieces[1..];
         }
-        results.extend(futures::future::join_all(rest.iter().map(|p| self.call_with_retries(p, req.details))).await);
+        results.extend(futures::future::join_all(rest.iter().map(|p| self.call_with_retries(p, req))).await);
         if results.iter().any(Result::is_ok) {
             self.warm.store(true, Ordering::Relaxed);
         }
@@ -348,11 +348,12 @@ impl Tenant {
         assemble(req, &pieces, results)
     }
 
-    async fn call_with_retries(&self, piece: &Piece, details: bool) -> PieceResult {
+    async fn call_with_retries(&self, piece: &Piece, req: &FreeBusyRequest) -> PieceResult {
         let query = Query {
             mailboxes: piece.mailboxes.clone(),
             window: wit::Window { start: piece.window.start, end: piece.window.end },
-            details,
+            details: req.details,
+            view_interval: req.interval_minutes,
         };
         let mut attempt = 0;
         loop {

@@ -112,6 +112,7 @@ pub fn providers() -> String {
         ("forbidden_host", "fixture_forbidden_host.wasm"),
         ("spin_forever", "fixture_spin_forever.wasm"),
         ("no_io", "fixture_no_io.wasm"),
+        ("legacy_v0_1", "fixture_legacy_v0_1.wasm"),
     ] {
         out.push_str(&format!("[providers.{name}]\ncomponent = \"{}\"\n", component(file).display()));
     }

@@ -75,6 +75,50 @@ async fn ews_and_graph_give_identical_blocks_for_the_same_tenant() {
 }
 
 #[tokio::test]
+async fn both_upstreams_merged_views_agree_with_each_other_and_the_computed_view() {
+    let stack = ews_stack(demo::EWS_PASSWORD).await;
+    // A DST week at 15 minutes, and 90 days at 7 minutes: Graph's calls split at 62 days and
+    // EWS's at 42, neither a multiple of 7 minutes, so the joins are tested.
+    for query in [
+        format!("mailboxes={PEOPLE}&{WEEK}&interval=15"),
+        format!("mailboxes={PEOPLE}&start=2026-01-05T00:00:00Z&end=2026-04-05T00:00:00Z&interval=7"),
+    ] {
+        let graph = ask(&stack.api, "contoso", &query).await;
+        let ews = ask(&stack.api, "onprem", &query).await;
+        for (g, e) in graph.mailboxes.iter().zip(&ews.mailboxes) {
+            if g.error.is_some() {
+                assert_eq!((&g.upstream_view, &e.upstream_view), (&None, &None));
+                continue;
+            }
+            let computed = g.availability_view.as_deref().unwrap();
+            assert_eq!(Some(computed), e.availability_view.as_deref(), "{}", g.mailbox);
+            let from_graph = g.upstream_view.as_deref().unwrap_or_else(|| panic!("{}: no Graph view", g.mailbox));
+            let from_ews = e.upstream_view.as_deref().unwrap_or_else(|| panic!("{}: no EWS view", g.mailbox));
+            assert_eq!(from_graph, from_ews, "{} for {query}", g.mailbox);
+            // Microsoft writes working elsewhere as 0; otherwise its view is freebusy's own.
+            assert_eq!(from_graph, computed.replace('4', "0"), "{} for {query}", g.mailbox);
+        }
+    }
+    assert!(
+        ews_views_include_working_elsewhere(&stack).await,
+        "the demo tenant should have a working-elsewhere item, or the 4-versus-0 rule is untested"
+    );
+    let asked = stack.emulator.ews_requests();
+    assert!(asked.iter().any(|r| r.contains("<t:RequestedView>FreeBusyMerged</t:RequestedView>")
+        && r.contains("<t:MergedFreeBusyIntervalInMinutes>7</t:MergedFreeBusyIntervalInMinutes>")));
+    // Without an interval, no merged view is asked for and none is reported.
+    let plain = ask(&stack.api, "onprem", &format!("mailboxes={PEOPLE}&{WEEK}")).await;
+    assert!(plain.mailboxes.iter().all(|m| m.upstream_view.is_none() && m.availability_view.is_none()));
+    let last = stack.emulator.ews_requests().pop().unwrap();
+    assert!(last.contains("<t:RequestedView>FreeBusy</t:RequestedView>"), "{last}");
+}
+
+async fn ews_views_include_working_elsewhere(stack: &Stack) -> bool {
+    let r = ask(&stack.api, "onprem", &format!("mailboxes={PEOPLE}&{WEEK}&interval=15")).await;
+    r.mailboxes.iter().any(|m| m.availability_view.as_deref().is_some_and(|v| v.contains('4')))
+}
+
+#[tokio::test]
 async fn every_ews_request_the_provider_sends_validates_against_the_schema() {
     if ews_schema_dir().is_none() {
         eprintln!("skipped: ../shared/reference/ews is not beside the repository");

@@ -1,5 +1,6 @@
-//! The host confines provider components: outbound requests only to allowed origins, and a
-//! deadline that stops a runaway component while the host keeps serving.
+//! The host runs provider components confined (outbound requests only to allowed origins, a
+//! deadline that stops a runaway component while the host keeps serving) and on every contract
+//! version it supports.
 
 use std::time::{Duration, Instant};
 
@@ -71,4 +72,42 @@ async fn the_same_limits_apply_without_the_pooling_allocator() {
     .await;
     assert_eq!(ask(&stack.api, "stuck").await.mailboxes[0].error.as_ref().unwrap().code, "provider-timeout");
     assert_eq!(ask(&stack.api, "contoso").await.mailboxes[0].busy.as_ref().unwrap().len(), 3);
+}
+
+#[tokio::test]
+async fn a_component_built_against_contract_0_1_0_still_loads_and_answers() {
+    let stack = start(RuntimeConfig::default(), |url| {
+        format!(
+            "{}\n[tenants.legacy]\nprovider = \"legacy_v0_1\"\n",
+            graph_tenant("contoso", url, demo::CLIENT_ID, demo::CLIENT_SECRET)
+        )
+    })
+    .await;
+    let tenant = stack.service.tenant(Some("legacy")).unwrap();
+    assert_eq!(tenant.provider.contract_version(), "0.1.0");
+    assert_eq!(tenant.provider.info().name, "legacy-v0-1");
+
+    // Four mailboxes over ten days: the fixture's limits (2 mailboxes, 7 days) make four calls,
+    // each answering "tentative for the first hour of my window".
+    let query = "mailboxes=a@x.example,missing@x.example,b@x.example,c@x.example\
+                 &start=2026-03-23T00:00:00Z&end=2026-04-02T00:00:00Z&interval=60&details=true";
+    let (status, _, body) = get(&format!("{}/v1/tenants/legacy/freebusy?{query}", stack.api)).await;
+    assert_eq!(status, 200, "{body}");
+    let resp: FreeBusyResponse = serde_json::from_str(&body).unwrap();
+    assert_eq!(resp.mailboxes[1].error.as_ref().map(|e| e.code.as_str()), Some("not-found"));
+    for m in [&resp.mailboxes[0], &resp.mailboxes[2], &resp.mailboxes[3]] {
+        let events = m.events.as_ref().unwrap_or_else(|| panic!("{}: {:?}", m.mailbox, m.error));
+        let starts: Vec<&str> = events.iter().map(|e| e.start.as_str()).collect();
+        assert_eq!(starts, ["2026-03-23T00:00:00Z", "2026-03-30T00:00:00Z"], "{}", m.mailbox);
+        assert!(events.iter().all(|e| e.subject.as_deref() == Some("legacy")));
+        let view = m.availability_view.as_deref().unwrap();
+        assert_eq!(view.len(), 240);
+        assert_eq!((&view[..2], &view[168..170]), ("10", "10"));
+        // 0.1.0 has no merged view to pass on.
+        assert_eq!(m.upstream_view, None);
+    }
+
+    let (status, _, body) = get(&format!("{}/v1/tenants/legacy/directory?q=ann&kind=room", stack.api)).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("ann@legacy.example") && body.contains("\"room\""), "{body}");
 }

@@ -5,6 +5,7 @@
 pub mod bindings;
 pub mod convert;
 pub mod keyvalue;
+pub mod legacy;
 pub mod outbound;
 pub mod provider;
 pub mod state;

@@ -10,8 +10,9 @@ use super::bindings::exports::freebusy::provider::provider::{
     DirectoryEntry, EntryKind, Health, ProviderInfo, Query, Schedule,
 };
 use super::bindings::freebusy::provider::types::ProviderError;
-use super::bindings::{CalendarProvider, CalendarProviderPre};
+use super::bindings::{v0_1, CalendarProviderPre};
 use super::keyvalue;
+use super::legacy;
 use super::outbound::AllowList;
 use super::state::HostState;
 use super::Shared;
@@ -54,27 +55,64 @@ pub fn describe(error: &ProviderError) -> String {
     super::convert::failure(error).to_mailbox_error().message
 }
 
-/// A compiled, pre-instantiated provider.
+/// A compiled, pre-instantiated provider, bound to the contract version it exports.
 pub struct Provider {
     shared: Arc<Shared>,
-    pre: CalendarProviderPre<HostState>,
+    pre: Versioned,
     info: ProviderInfo,
 }
+
+/// The contract version a component exports; calls are made in the current version's terms.
+enum Versioned {
+    /// `freebusy:provider@0.2.0`.
+    Current(CalendarProviderPre<HostState>),
+    /// `freebusy:provider@0.1.0`, adapted by [`legacy`].
+    V0_1(v0_1::CalendarProviderPre<HostState>),
+}
+
+/// What a call runs once its store is ready: instantiate, call, convert.
+type CallBody<'a, T> =
+    std::pin::Pin<Box<dyn std::future::Future<Output = wasmtime::Result<Result<T, ProviderError>>> + Send + 'a>>;
 
 impl Provider {
     pub(crate) async fn new(shared: Arc<Shared>, component: &Component) -> anyhow::Result<Provider> {
         let instance_pre = shared.linker.instantiate_pre(component).map_err(|e| anyhow::anyhow!("linking: {e}"))?;
-        let pre = CalendarProviderPre::new(instance_pre)
-            .map_err(|e| anyhow::anyhow!("the component does not export freebusy:provider/provider@0.1.0: {e}"))?;
+        let pre = match CalendarProviderPre::new(instance_pre.clone()) {
+            Ok(pre) => Versioned::Current(pre),
+            Err(current) => Versioned::V0_1(v0_1::CalendarProviderPre::new(instance_pre).map_err(|_| {
+                anyhow::anyhow!(
+                    "the component exports no supported freebusy:provider version (0.2.0: {current}; 0.1.0 neither)"
+                )
+            })?),
+        };
         let mut provider = Provider { shared, pre, info: placeholder_info() };
         let ctx = CallContext { settings: Vec::new(), allowed_origins: Vec::new(), kv: keyvalue::Store::default() };
         provider.info = provider
-            .call(&ctx, |p, store| {
-                Box::pin(async move { p.freebusy_provider_provider().call_describe(store).await.map(Ok) })
+            .call(&ctx, |pre, store| {
+                Box::pin(async move {
+                    Ok(Ok(match pre {
+                        Versioned::Current(pre) => {
+                            let p = pre.instantiate_async(&mut *store).await?;
+                            p.freebusy_provider_provider().call_describe(store).await?
+                        }
+                        Versioned::V0_1(pre) => {
+                            let p = pre.instantiate_async(&mut *store).await?;
+                            legacy::info(p.freebusy_provider_provider().call_describe(store).await?)
+                        }
+                    }))
+                })
             })
             .await
             .map_err(|e| anyhow::anyhow!("describe failed: {e}"))?;
         Ok(provider)
+    }
+
+    /// The contract version the component was built against.
+    pub fn contract_version(&self) -> &'static str {
+        match self.pre {
+            Versioned::Current(_) => "0.2.0",
+            Versioned::V0_1(_) => "0.1.0",
+        }
     }
 
     /// What the provider said about itself when loaded.
@@ -85,8 +123,23 @@ impl Provider {
     /// Free/busy for a query within the provider's limits.
     pub async fn get_schedules(&self, ctx: &CallContext, query: Query) -> Result<Vec<Schedule>, CallError> {
         let settings = ctx.settings.clone();
-        self.call(ctx, move |p, store| {
-            Box::pin(async move { p.freebusy_provider_provider().call_get_schedules(store, &settings, &query).await })
+        self.call(ctx, move |pre, store| {
+            Box::pin(async move {
+                match pre {
+                    Versioned::Current(pre) => {
+                        let p = pre.instantiate_async(&mut *store).await?;
+                        p.freebusy_provider_provider().call_get_schedules(store, &settings, &query).await
+                    }
+                    Versioned::V0_1(pre) => {
+                        let p = pre.instantiate_async(&mut *store).await?;
+                        let answer = p
+                            .freebusy_provider_provider()
+                            .call_get_schedules(store, &settings, &legacy::query(&query))
+                            .await?;
+                        Ok(answer.map(|s| s.into_iter().map(legacy::schedule).collect()).map_err(legacy::error))
+                    }
+                }
+            })
         })
         .await
     }
@@ -94,8 +147,20 @@ impl Provider {
     /// Validate settings and credentials.
     pub async fn check(&self, ctx: &CallContext) -> Result<Health, CallError> {
         let settings = ctx.settings.clone();
-        self.call(ctx, move |p, store| {
-            Box::pin(async move { p.freebusy_provider_provider().call_check(store, &settings).await })
+        self.call(ctx, move |pre, store| {
+            Box::pin(async move {
+                match pre {
+                    Versioned::Current(pre) => {
+                        let p = pre.instantiate_async(&mut *store).await?;
+                        p.freebusy_provider_provider().call_check(store, &settings).await
+                    }
+                    Versioned::V0_1(pre) => {
+                        let p = pre.instantiate_async(&mut *store).await?;
+                        let answer = p.freebusy_provider_provider().call_check(store, &settings).await?;
+                        Ok(answer.map(legacy::health).map_err(legacy::error))
+                    }
+                }
+            })
         })
         .await
     }
@@ -109,24 +174,33 @@ impl Provider {
         max: u32,
     ) -> Result<Vec<DirectoryEntry>, CallError> {
         let settings = ctx.settings.clone();
-        self.call(ctx, move |p, store| {
+        self.call(ctx, move |pre, store| {
             Box::pin(async move {
-                p.freebusy_provider_provider().call_search_directory(store, &settings, &prefix, kind, max).await
+                match pre {
+                    Versioned::Current(pre) => {
+                        let p = pre.instantiate_async(&mut *store).await?;
+                        p.freebusy_provider_provider().call_search_directory(store, &settings, &prefix, kind, max).await
+                    }
+                    Versioned::V0_1(pre) => {
+                        let p = pre.instantiate_async(&mut *store).await?;
+                        let answer = p
+                            .freebusy_provider_provider()
+                            .call_search_directory(store, &settings, &prefix, legacy::entry_kind(kind), max)
+                            .await?;
+                        Ok(answer.map(|e| e.into_iter().map(legacy::entry).collect()).map_err(legacy::error))
+                    }
+                }
             })
         })
         .await
     }
 
-    /// Run one call in a fresh store: instantiate from the `InstancePre`, call, drop.
+    /// Run one call in a fresh store: `f` instantiates from the `InstancePre` and calls; the
+    /// store (and the instance) is dropped afterwards.
     async fn call<T, F>(&self, ctx: &CallContext, f: F) -> Result<T, CallError>
     where
         T: Send,
-        F: for<'a> FnOnce(
-                &'a CalendarProvider,
-                &'a mut Store<HostState>,
-            ) -> std::pin::Pin<
-                Box<dyn std::future::Future<Output = wasmtime::Result<Result<T, ProviderError>>> + Send + 'a>,
-            > + Send,
+        F: for<'a> FnOnce(&'a Versioned, &'a mut Store<HostState>) -> CallBody<'a, T> + Send,
     {
         let config = &self.shared.config;
         let limits =
@@ -146,10 +220,7 @@ impl Provider {
                 Ok(UpdateDeadline::Yield(1))
             }
         });
-        let run = async {
-            let instance = self.pre.instantiate_async(&mut store).await?;
-            f(&instance, &mut store).await
-        };
+        let run = f(&self.pre, &mut store);
         let outcome = tokio::time::timeout(timeout + Duration::from_millis(100), run).await;
         let denied = outbound.denied();
         match outcome {

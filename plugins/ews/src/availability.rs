@@ -4,29 +4,58 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 use freebusy_provider_sdk::http::{self, Request};
 use freebusy_provider_sdk::types::*;
 
-use crate::soap::{get_user_availability, AvailabilityRequest};
+use crate::soap::{get_user_availability, AvailabilityRequest, RequestedView};
 use crate::xml::{parse, Node};
 use crate::{Auth, Connection};
 
 const DAY_MS: i64 = 86_400_000;
+const MINUTE_MS: i64 = 60_000;
+/// MergedFreeBusyIntervalInMinutes bounds (reference §5 FreeBusyViewOptions); 30 is the default.
+const MIN_INTERVAL_MIN: i64 = 5;
+const MAX_INTERVAL_MIN: i64 = 1440;
+const DEFAULT_INTERVAL_MIN: i64 = 30;
 
 /// Free/busy for the query's mailboxes, split into windows the server accepts.
 pub(crate) fn get_schedules(conn: &Connection, q: &Query) -> Result<Vec<Schedule>, ProviderError> {
     if q.window.end <= q.window.start {
         return Err(ProviderError::Misconfigured("query window is empty".into()));
     }
-    let mut merged: Vec<Result<MailboxSchedule, MailboxError>> =
-        q.mailboxes.iter().map(|_| Ok(MailboxSchedule { blocks: Vec::new(), working_hours: None })).collect();
-    let step = i64::from(conn.window_days) * DAY_MS;
+    let window_min = (q.window.end - q.window.start) / MINUTE_MS;
+    // The merged view is asked when the caller wants one at an interval Exchange accepts.
+    let merged_interval = q
+        .view_interval
+        .map(i64::from)
+        .filter(|i| (MIN_INTERVAL_MIN..=MAX_INTERVAL_MIN).contains(i) && *i <= window_min);
+    let mut merged: Vec<Result<MailboxSchedule, MailboxError>> = q
+        .mailboxes
+        .iter()
+        .map(|_| {
+            Ok(MailboxSchedule {
+                blocks: Vec::new(),
+                working_hours: None,
+                merged_view: merged_interval.map(|_| String::new()),
+            })
+        })
+        .collect();
+    // Pieces are whole multiples of the interval, so their merged strings join seamlessly.
+    let slot_ms = merged_interval.unwrap_or(1) * MINUTE_MS;
+    let step = (i64::from(conn.window_days) * DAY_MS / slot_ms).max(1) * slot_ms;
     let mut start = q.window.start;
     while start < q.window.end {
         let end = q.window.end.min(start + step);
-        let answers = call(conn, q, start, end)?;
+        let answers = call(conn, q, start, end, merged_interval)?;
         for (slot, answer) in merged.iter_mut().zip(answers) {
             match (slot.as_mut(), answer) {
                 (Ok(acc), Ok(part)) => {
                     acc.blocks.extend(part.blocks);
                     acc.working_hours = acc.working_hours.take().or(part.working_hours);
+                    acc.merged_view = match (acc.merged_view.take(), part.merged_view) {
+                        (Some(mut whole), Some(piece)) => {
+                            whole.push_str(&piece);
+                            Some(whole)
+                        }
+                        _ => None,
+                    };
                 }
                 (Ok(_), Err(e)) => *slot = Err(e),
                 (Err(_), _) => {}
@@ -48,7 +77,18 @@ fn call(
     q: &Query,
     start: i64,
     end: i64,
+    merged_interval: Option<i64>,
 ) -> Result<Vec<Result<MailboxSchedule, MailboxError>>, ProviderError> {
+    // The last piece of a split window can be shorter than the interval: Exchange refuses such
+    // an interval (ErrorInvalidMergedFreeBusyInterval), so that piece goes without the string.
+    let piece_min = (end - start) / MINUTE_MS;
+    let merged_interval = merged_interval.filter(|i| *i <= piece_min);
+    // Exchange needs a window of at least one interval; a shorter question is asked over 5
+    // minutes and the host clips the answer back to the window.
+    let end = end.max(start + MIN_INTERVAL_MIN * MINUTE_MS);
+    let interval =
+        merged_interval.unwrap_or_else(|| ((end - start) / MINUTE_MS).clamp(MIN_INTERVAL_MIN, DEFAULT_INTERVAL_MIN));
+    let view = RequestedView { detailed: q.details, merged: merged_interval.is_some() };
     let impersonate = match &conn.auth {
         Auth::AppOnly { anchor, .. } => Some(anchor.unwrap_or(&q.mailboxes[0])),
         Auth::Basic { .. } | Auth::Delegated { .. } => None,
@@ -59,7 +99,8 @@ fn call(
         mailboxes: &q.mailboxes,
         start: &utc_text(start)?,
         end: &utc_text(end)?,
-        detailed: q.details,
+        view,
+        merged_interval_minutes: interval as u32,
     });
     let root = post(conn, impersonate, "GetUserAvailability", body)?;
     let body = root.child("Body").expect("post checked the Body");
@@ -75,7 +116,8 @@ fn call(
             q.mailboxes.len()
         )));
     }
-    Ok(responses.into_iter().map(|r| mailbox_schedule(r, q.details)).collect())
+    let slots = Slots { start, interval_ms: interval * MINUTE_MS, want_string: view.merged };
+    Ok(responses.into_iter().map(|r| mailbox_schedule(r, q.details, &slots)).collect())
 }
 
 /// POST one SOAP request and return the parsed envelope, or the call's error: HTTP statuses,
@@ -171,7 +213,47 @@ fn fault_error(fault: &Node) -> ProviderError {
     }
 }
 
-fn mailbox_schedule(r: &Node, details: bool) -> Result<MailboxSchedule, MailboxError> {
+/// The slot grid a request's MergedFreeBusy string is on.
+struct Slots {
+    start: i64,
+    interval_ms: i64,
+    /// The caller asked for the string (else it is only a fallback for MergedOnly views).
+    want_string: bool,
+}
+
+/// MergedFreeBusy in the contract's alphabet: EWS's 4 is "no data" (reference §5 MergedFreeBusy),
+/// the contract's '?'; working elsewhere is already written as 0 by Exchange.
+fn contract_view(digits: &str) -> String {
+    digits.trim().chars().map(|c| if ('0'..='3').contains(&c) { c } else { '?' }).collect()
+}
+
+/// Blocks from a merged string, for a mailbox whose view was downgraded to `MergedOnly` (a
+/// distribution list, or a mailbox that shares no more): without this the slots would read free.
+fn blocks_from_view(view: &str, slots: &Slots) -> Vec<BusyBlock> {
+    view.chars()
+        .enumerate()
+        .filter_map(|(i, c)| {
+            let status = match c {
+                '0' => return None,
+                '1' => Availability::Tentative,
+                '2' => Availability::Busy,
+                '3' => Availability::OutOfOffice,
+                _ => Availability::Unknown,
+            };
+            let start = slots.start + i as i64 * slots.interval_ms;
+            Some(BusyBlock {
+                start,
+                end: start + slots.interval_ms,
+                status,
+                subject: None,
+                location: None,
+                is_private: false,
+            })
+        })
+        .collect()
+}
+
+fn mailbox_schedule(r: &Node, details: bool, slots: &Slots) -> Result<MailboxSchedule, MailboxError> {
     let message = r.child("ResponseMessage");
     let class = message.and_then(|m| m.attr("ResponseClass")).unwrap_or("Success");
     if class == "Error" {
@@ -207,9 +289,22 @@ fn mailbox_schedule(r: &Node, details: bool) -> Result<MailboxSchedule, MailboxE
         };
         blocks.push(BusyBlock { start, end, status, subject: keep("Subject"), location: keep("Location"), is_private });
     }
+    let merged = view.text_at(&["MergedFreeBusy"]).map(contract_view);
+    if view.text_at(&["FreeBusyViewType"]).map(str::trim) == Some("MergedOnly") {
+        match &merged {
+            Some(digits) => blocks = blocks_from_view(digits, slots),
+            None => {
+                return Err(MailboxError::Other(
+                    "Exchange shares only a merged view of this mailbox (MergedOnly) and sent no MergedFreeBusy string"
+                        .into(),
+                ))
+            }
+        }
+    }
     Ok(MailboxSchedule {
         blocks,
         working_hours: view.child("WorkingHours").and_then(crate::availability::working_hours),
+        merged_view: merged.filter(|_| slots.want_string),
     })
 }
 
@@ -359,6 +454,50 @@ mod tests {
         let root = parse(xml).unwrap();
         let fault = root.path(&["Body", "Fault"]).unwrap();
         assert!(matches!(fault_error(fault), ProviderError::Throttled(Some(297_749))));
+    }
+
+    /// A FreeBusyResponse as reference §5 shows it, with the given view type and content.
+    fn response(view_type: &str, inner: &str) -> Node {
+        let xml = format!(
+            r#"<FreeBusyResponse xmlns="http://schemas.microsoft.com/exchange/services/2006/messages"><ResponseMessage ResponseClass="Success"><ResponseCode>NoError</ResponseCode></ResponseMessage><FreeBusyView><FreeBusyViewType xmlns="http://schemas.microsoft.com/exchange/services/2006/types">{view_type}</FreeBusyViewType>{inner}</FreeBusyView></FreeBusyResponse>"#
+        );
+        parse(xml.as_bytes()).unwrap()
+    }
+
+    #[test]
+    fn merged_only_view_becomes_blocks_instead_of_reading_free() {
+        // A distribution list's Detailed view comes back MergedOnly (reference §5): the four
+        // 60-minute slots of `3240` are OOF, busy, no data and free.
+        let r = response(
+            "MergedOnly",
+            r#"<MergedFreeBusy xmlns="http://schemas.microsoft.com/exchange/services/2006/types">3240</MergedFreeBusy>"#,
+        );
+        let slots = Slots { start: 0, interval_ms: 3_600_000, want_string: true };
+        let s = mailbox_schedule(&r, true, &slots).unwrap();
+        assert_eq!(s.merged_view.as_deref(), Some("32?0"));
+        let got: Vec<(i64, i64, Availability)> = s.blocks.iter().map(|b| (b.start, b.end, b.status)).collect();
+        assert_eq!(
+            got,
+            vec![
+                (0, 3_600_000, Availability::OutOfOffice),
+                (3_600_000, 7_200_000, Availability::Busy),
+                (7_200_000, 10_800_000, Availability::Unknown),
+            ]
+        );
+        // Without the string there is nothing to show: an error, never free.
+        assert!(mailbox_schedule(&response("MergedOnly", ""), false, &slots).is_err());
+    }
+
+    #[test]
+    fn merged_string_is_returned_only_when_asked() {
+        let inner = r#"<MergedFreeBusy xmlns="http://schemas.microsoft.com/exchange/services/2006/types">0220</MergedFreeBusy><CalendarEventArray xmlns="http://schemas.microsoft.com/exchange/services/2006/types"/>"#;
+        let asked = Slots { start: 0, interval_ms: 1_800_000, want_string: true };
+        let not_asked = Slots { want_string: false, ..Slots { start: 0, interval_ms: 1_800_000, want_string: true } };
+        assert_eq!(
+            mailbox_schedule(&response("FreeBusyMerged", inner), false, &asked).unwrap().merged_view.as_deref(),
+            Some("0220")
+        );
+        assert_eq!(mailbox_schedule(&response("FreeBusyMerged", inner), false, &not_asked).unwrap().merged_view, None);
     }
 
     #[test]

@@ -18,8 +18,32 @@ pub struct AvailabilityRequest<'a> {
     /// Window start and end as UTC wall-clock text (`YYYY-MM-DDTHH:MM:SS`).
     pub start: &'a str,
     pub end: &'a str,
-    /// `Detailed` (subjects where allowed) or `FreeBusy`.
+    /// `Detailed` (subjects where allowed) or `FreeBusy`, each `...Merged` to also get the
+    /// merged string.
+    pub view: RequestedView,
+    /// `MergedFreeBusyIntervalInMinutes` (5..=1440, not longer than the window).
+    pub merged_interval_minutes: u32,
+}
+
+/// The `FreeBusyViewType` a request asks for (reference §5 FreeBusyViewOptions).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RequestedView {
+    /// Subjects and locations where the mailbox shares them.
     pub detailed: bool,
+    /// The MergedFreeBusy string as well.
+    pub merged: bool,
+}
+
+impl RequestedView {
+    /// The schema's name for this view.
+    pub fn name(self) -> &'static str {
+        match (self.detailed, self.merged) {
+            (false, false) => "FreeBusy",
+            (false, true) => "FreeBusyMerged",
+            (true, false) => "Detailed",
+            (true, true) => "DetailedMerged",
+        }
+    }
 }
 
 type W = Writer<Vec<u8>>;
@@ -98,8 +122,8 @@ pub fn get_user_availability(req: &AvailabilityRequest) -> Vec<u8> {
                     text(w, "t:StartTime", req.start)?;
                     text(w, "t:EndTime", req.end)
                 })?;
-                text(w, "t:MergedFreeBusyIntervalInMinutes", "30")?;
-                text(w, "t:RequestedView", if req.detailed { "Detailed" } else { "FreeBusy" })
+                text(w, "t:MergedFreeBusyIntervalInMinutes", &req.merged_interval_minutes.to_string())?;
+                text(w, "t:RequestedView", req.view.name())
             })?;
             Ok(())
         })?;
@@ -149,7 +173,8 @@ mod tests {
             mailboxes: &mailboxes,
             start: "2026-03-23T00:00:00",
             end: "2026-03-24T00:00:00",
-            detailed: false,
+            view: RequestedView { detailed: false, merged: false },
+            merged_interval_minutes: 30,
         };
         let xml = String::from_utf8(get_user_availability(&req)).unwrap();
         assert!(xml.contains("<t:Address>o&apos;neil&amp;co@contoso.com</t:Address>"), "{xml}");

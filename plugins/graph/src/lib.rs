@@ -166,7 +166,7 @@ impl freebusy_provider_sdk::Guest for Graph {
     }
 }
 
-// Only on wasm: the export symbols (`freebusy:provider/provider@0.1.0#...`) do not link natively,
+// Only on wasm: the export symbols (`freebusy:provider/provider@0.2.0#...`) do not link natively,
 // and native builds exist only for unit tests.
 #[cfg(target_arch = "wasm32")]
 freebusy_provider_sdk::export!(Graph);

@@ -9,8 +9,9 @@ use serde_json::json;
 
 use crate::Connection;
 
-/// getSchedule rejects intervals below 5 minutes and intervals longer than the window.
+/// getSchedule rejects intervals below 5 minutes, above a day, and longer than the window.
 const MIN_INTERVAL_MIN: i64 = 5;
+const MAX_INTERVAL_MIN: i64 = 1440;
 
 #[derive(Deserialize)]
 struct ScheduleResponse {
@@ -25,6 +26,7 @@ struct ScheduleInformation {
     schedule_id: String,
     #[serde(default)]
     schedule_items: Vec<ScheduleItem>,
+    availability_view: Option<String>,
     working_hours: Option<GraphWorkingHours>,
     error: Option<FreeBusyError>,
 }
@@ -99,7 +101,13 @@ pub(crate) fn get_schedules(conn: &Connection, q: &Query) -> Result<Vec<Schedule
     // Graph needs a window of at least one interval; a shorter question is asked over 5 minutes
     // and the host clips the answer back to the window.
     let end = q.window.end.max(q.window.start + MIN_INTERVAL_MIN * 60_000);
-    let interval = ((end - q.window.start) / 60_000).clamp(MIN_INTERVAL_MIN, 30);
+    // The caller's interval is passed through when Graph accepts it (5..=1440 and not longer
+    // than the window, reference §1 limits); then availabilityView is Graph's merged view.
+    let asked = q
+        .view_interval
+        .map(i64::from)
+        .filter(|i| (MIN_INTERVAL_MIN..=MAX_INTERVAL_MIN).contains(i) && *i * 60_000 <= q.window.end - q.window.start);
+    let interval = asked.unwrap_or_else(|| ((end - q.window.start) / 60_000).clamp(MIN_INTERVAL_MIN, 30));
     let body = json!({
         "schedules": q.mailboxes,
         "startTime": { "dateTime": utc_text(q.window.start)?, "timeZone": "UTC" },
@@ -117,7 +125,7 @@ pub(crate) fn get_schedules(conn: &Connection, q: &Query) -> Result<Vec<Schedule
     }
     let parsed: ScheduleResponse = serde_json::from_slice(&resp.body)
         .map_err(|e| ProviderError::Unavailable(format!("Graph sent an unreadable getSchedule response: {e}")))?;
-    Ok(q.mailboxes.iter().map(|m| schedule_for(m, &parsed.value, q.details)).collect())
+    Ok(q.mailboxes.iter().map(|m| schedule_for(m, &parsed.value, q.details, asked.is_some())).collect())
 }
 
 /// Key under which a mailbox known to exist is remembered, to anchor later calls.
@@ -224,17 +232,27 @@ fn without_anchor(q: &Query, missing: &[String]) -> Vec<Schedule> {
         .collect()
 }
 
-fn schedule_for(mailbox: &str, infos: &[ScheduleInformation], details: bool) -> Schedule {
+fn schedule_for(mailbox: &str, infos: &[ScheduleInformation], details: bool, with_view: bool) -> Schedule {
     let outcome = match infos.iter().find(|i| i.schedule_id.eq_ignore_ascii_case(mailbox)) {
         None => Err(MailboxError::Other("Graph returned no schedule for this mailbox".into())),
         Some(info) => match &info.error {
             Some(err) => Err(mailbox_error(err)),
             None => info.schedule_items.iter().map(|item| block(item, details)).collect::<Result<Vec<_>, _>>().map(
-                |blocks| MailboxSchedule { blocks, working_hours: info.working_hours.as_ref().and_then(working_hours) },
+                |blocks| MailboxSchedule {
+                    blocks,
+                    working_hours: info.working_hours.as_ref().and_then(working_hours),
+                    merged_view: info.availability_view.as_deref().filter(|_| with_view).map(contract_view),
+                },
             ),
         },
     };
     Schedule { mailbox: mailbox.to_string(), outcome }
+}
+
+/// availabilityView in the contract's alphabet: Graph's digits 0-4 are the contract's; anything
+/// else (none is documented) is unknown rather than a guess.
+fn contract_view(view: &str) -> String {
+    view.chars().map(|c| if ('0'..='4').contains(&c) { c } else { '?' }).collect()
 }
 
 fn mailbox_error(err: &FreeBusyError) -> MailboxError {
