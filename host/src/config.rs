@@ -107,7 +107,8 @@ pub struct TenantSection {
     /// app and mailbox).
     #[serde(default = "default_concurrency")]
     pub max_concurrent_calls: usize,
-    /// Lower the provider's mailboxes-per-call limit (never raise it).
+    /// Mailboxes per provider call instead of the provider's default: lower, or higher up to
+    /// what the upstream accepts (Graph: default 20, up to 100).
     pub max_mailboxes_per_call: Option<u32>,
     /// When the client secret (or certificate) expires, as shown in the app registration
     /// (`YYYY-MM-DD`): `freebusy check` and `/readyz` warn 30 days ahead, because an expired

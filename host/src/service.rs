@@ -195,8 +195,15 @@ fn build_tenant(
             normalize_origin(host).with_context(|| format!("allowed_hosts entry '{host}' is not an http(s) origin"))?,
         );
     }
-    let max_mailboxes =
-        section.max_mailboxes_per_call.map_or(info.limits.max_mailboxes, |m| m.min(info.limits.max_mailboxes)).max(1);
+    let max_mailboxes = match section.max_mailboxes_per_call {
+        None => info.limits.max_mailboxes,
+        Some(m) if (1..=info.limits.upstream_max_mailboxes).contains(&m) => m,
+        Some(m) => bail!(
+            "max_mailboxes_per_call = {m}: the {} provider's upstream accepts 1 to {} mailboxes per call",
+            info.name,
+            info.limits.upstream_max_mailboxes
+        ),
+    };
     Ok(Tenant {
         name: name.to_string(),
         ctx: CallContext { settings, allowed_origins: allowed, kv: keyvalue::Store::default() },

@@ -1,9 +1,14 @@
 //! Regression tests named after the behaviour they pin (peers.md B.10: what users of other
 //! free/busy tools trip over most).
 
+use std::path::PathBuf;
+
 use freebusy_core::api::FreeBusyResponse;
-use freebusy_emulator::Fault;
-use freebusy_tests::{demo_stack, get};
+use freebusy_emulator::{demo, Fault};
+use freebusy_host::config::LoadedConfig;
+use freebusy_host::runtime::{Runtime, RuntimeConfig};
+use freebusy_host::service::Service;
+use freebusy_tests::{config_text, demo_stack, get, graph_tenant, start};
 
 async fn ask(api: &str, query: &str) -> FreeBusyResponse {
     let (status, _, body) = get(&format!("{api}/v1/freebusy?{query}")).await;
@@ -120,4 +125,34 @@ async fn private_meetings_never_leak_their_subject() {
     assert_eq!(events.len(), 1);
     assert_eq!((events[0].subject.as_deref(), events[0].location.as_deref()), (None, None));
     assert_eq!(events[0].status.as_str(), "busy");
+}
+
+#[tokio::test]
+async fn graph_can_be_raised_to_the_hundred_mailboxes_per_call_the_service_accepts() {
+    let with_limit = |limit: u32| {
+        move |url: &str| {
+            graph_tenant("contoso", url, demo::CLIENT_ID, demo::CLIENT_SECRET).replacen(
+                "provider = \"graph\"\n",
+                &format!("provider = \"graph\"\nmax_mailboxes_per_call = {limit}\n"),
+                1,
+            )
+        }
+    };
+    let stack = start(RuntimeConfig::default(), with_limit(100)).await;
+    let mut list = vec!["room.adams@contoso.com".to_string()];
+    list.extend((1..=100).map(|i| format!("visitor{i}@contoso.com")));
+    let r =
+        ask(&stack.api, &format!("mailboxes={}&start=2026-03-23T00:00:00Z&end=2026-03-24T00:00:00Z", list.join(",")))
+            .await;
+    assert_eq!(spans(&r, 0).len(), 1);
+    assert!(r.mailboxes[1..].iter().all(|m| m.error.as_ref().is_some_and(|e| e.code == "not-found")));
+    // 100 in the first call, the 101st in a second: never more than Graph accepts.
+    assert_eq!(stack.emulator.stats().get_schedule_requests, 2);
+
+    // Beyond what the service accepts is a configuration error, not a failing call later.
+    let text = config_text(&with_limit(101)(&stack.emulator.base_url));
+    let loaded = LoadedConfig::from_str(&text, PathBuf::new()).unwrap();
+    let runtime = Runtime::new(RuntimeConfig::default()).unwrap();
+    let err = Service::from_config(&loaded, &runtime).await.err().expect("101 is refused");
+    assert!(format!("{err:#}").contains("accepts 1 to 100 mailboxes per call"), "{err:#}");
 }

@@ -1,7 +1,7 @@
 //! Components built against the frozen `freebusy:provider@0.1.0` contract, called in the
 //! current contract's terms. 0.2.0 only added fields (`query.view-interval`,
-//! `mailbox-schedule.merged-view`), so adapting means dropping the one and answering `none`
-//! for the other; everything else is copied field by field. wasmtime's bindgen makes distinct
+//! `mailbox-schedule.merged-view`, `limits.upstream-max-mailboxes`), so adapting means dropping
+//! the first and filling in the others; everything else is copied field by field. wasmtime's bindgen makes distinct
 //! Rust types per version even where the WIT is identical, hence the copying.
 
 use super::bindings::v0_1::freebusy::provider::types as old;
@@ -92,7 +92,12 @@ pub fn info(i: old::ProviderInfo) -> new::ProviderInfo {
         name: i.name,
         version: i.version,
         description: i.description,
-        limits: new::Limits { max_mailboxes: i.limits.max_mailboxes, max_window_days: i.limits.max_window_days },
+        limits: new::Limits {
+            max_mailboxes: i.limits.max_mailboxes,
+            max_window_days: i.limits.max_window_days,
+            // 0.1.0 had one limit, which the host could only lower.
+            upstream_max_mailboxes: i.limits.max_mailboxes,
+        },
         settings: i
             .settings
             .into_iter()

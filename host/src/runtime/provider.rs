@@ -257,7 +257,7 @@ fn placeholder_info() -> ProviderInfo {
         name: String::new(),
         version: String::new(),
         description: String::new(),
-        limits: Limits { max_mailboxes: 1, max_window_days: 1 },
+        limits: Limits { max_mailboxes: 1, max_window_days: 1, upstream_max_mailboxes: 1 },
         settings: Vec::new(),
         endpoint_settings: Vec::new(),
     }

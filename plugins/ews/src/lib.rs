@@ -102,7 +102,11 @@ impl freebusy_provider_sdk::Guest for Ews {
             name: "ews".into(),
             version: env!("CARGO_PKG_VERSION").into(),
             description: "Exchange free/busy through EWS GetUserAvailability (Exchange Server on premises; Exchange Online until EWS is retired there)".into(),
-            limits: Limits { max_mailboxes: MAX_MAILBOXES, max_window_days: MAX_WINDOW_DAYS },
+            limits: Limits {
+                max_mailboxes: MAX_MAILBOXES,
+                max_window_days: MAX_WINDOW_DAYS,
+                upstream_max_mailboxes: MAX_MAILBOXES,
+            },
             settings: vec![
                 setting("ews_url", "EWS endpoint, e.g. https://mail.contoso.com/EWS/Exchange.asmx", true, false, None),
                 setting("auth", "basic (on premises), oauth (app-only) or delegated (a user signed in with `freebusy login`)", false, false, Some("basic")),

@@ -18,6 +18,9 @@ use freebusy_provider_sdk::types::*;
 /// Mailboxes per getSchedule call. Graph's docs say 20 (the service accepts 100); 20 keeps each
 /// call well inside the 4-concurrent-requests-per-mailbox throttling budget.
 pub const MAX_MAILBOXES: u32 = 20;
+/// What getSchedule accepts on the service: the 101st address gets ErrorMailboxDataArrayTooBig
+/// (reference §1 limits). Admins may raise [`MAX_MAILBOXES`] up to this.
+pub const UPSTREAM_MAX_MAILBOXES: u32 = 100;
 /// getSchedule rejects windows of 63 days and more (ErrorTimeIntervalTooBig).
 pub const MAX_WINDOW_DAYS: u32 = 62;
 
@@ -96,7 +99,11 @@ impl freebusy_provider_sdk::Guest for Graph {
             name: "graph".into(),
             version: env!("CARGO_PKG_VERSION").into(),
             description: "Microsoft 365 free/busy through Microsoft Graph getSchedule (application permission Calendars.ReadBasic)".into(),
-            limits: Limits { max_mailboxes: MAX_MAILBOXES, max_window_days: MAX_WINDOW_DAYS },
+            limits: Limits {
+                max_mailboxes: MAX_MAILBOXES,
+                max_window_days: MAX_WINDOW_DAYS,
+                upstream_max_mailboxes: UPSTREAM_MAX_MAILBOXES,
+            },
             settings: vec![
                 setting("tenant_id", "Directory (tenant) ID or verified domain", true, false, None),
                 setting("client_id", "Application (client) ID of the app registration", true, false, None),
