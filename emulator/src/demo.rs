@@ -15,6 +15,10 @@ pub const DOMAIN: &str = "contoso.com";
 pub const CLIENT_ID: &str = "3f9b2c71-8d4e-4a06-b5f3-2e7c1a9d0b84";
 /// The demo app's secret. The emulator is a stand-in, so a published demo secret is harmless.
 pub const CLIENT_SECRET: &str = "demo~secret~Q8x2.not-a-real-credential";
+/// An app granted Calendars.Read, which calendarView needs (subjects for every mailbox).
+pub const DETAILS_CLIENT_ID: &str = "5d3b1f9e-7c4a-4e2b-9f0d-6a8c2e4b1d3f";
+/// Its secret.
+pub const DETAILS_CLIENT_SECRET: &str = "details~secret~not-a-real-credential";
 /// An app whose secret expired (AADSTS7000222).
 pub const EXPIRED_CLIENT_ID: &str = "a1c4e6f8-0b2d-4f6a-8c0e-2a4c6e8f0b2d";
 /// The EWS service account (Basic authentication on premises).
@@ -406,6 +410,18 @@ pub fn tenant() -> Tenant {
                 public_client: true,
                 delegated_scopes: vec!["Calendars.ReadBasic".into(), "User.ReadBasic.All".into()],
                 delegated_exchange_scopes: vec!["EWS.AccessAsUser.All".into()],
+            },
+            App {
+                client_id: DETAILS_CLIENT_ID.into(),
+                display_name: "booking tool (reads subjects)".into(),
+                secret: DETAILS_CLIENT_SECRET.into(),
+                secret_expires: far_future,
+                roles: vec!["Calendars.Read".into()],
+                exchange_roles: vec![],
+                certificates: vec![],
+                public_client: false,
+                delegated_scopes: vec![],
+                delegated_exchange_scopes: vec![],
             },
             App {
                 client_id: EXPIRED_CLIENT_ID.into(),

@@ -39,7 +39,7 @@ fn user_property<'a>(m: &'a Mailbox, prop: &str) -> Option<&'a str> {
     }
 }
 
-fn skip_of(params: &HashMap<String, String>) -> usize {
+pub(crate) fn skip_of(params: &HashMap<String, String>) -> usize {
     params
         .get("$skiptoken")
         .and_then(|t| base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(t).ok())
@@ -49,7 +49,7 @@ fn skip_of(params: &HashMap<String, String>) -> usize {
 }
 
 /// The next page's link: the same query with an opaque `$skiptoken`.
-fn next_link(headers: &HeaderMap, path: &str, params: &HashMap<String, String>, offset: usize) -> String {
+pub(crate) fn next_link(headers: &HeaderMap, path: &str, params: &HashMap<String, String>, offset: usize) -> String {
     let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("graph.microsoft.com");
     let mut pairs: Vec<(&String, &String)> = params.iter().filter(|(k, _)| k.as_str() != "$skiptoken").collect();
     pairs.sort();

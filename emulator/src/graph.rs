@@ -52,7 +52,7 @@ pub(crate) fn authenticate(emu: &Emu, headers: &HeaderMap) -> Result<IssuedToken
     }
 }
 
-fn injected(fault: Fault) -> Response {
+pub(crate) fn injected(fault: Fault) -> Response {
     let (status, code, message, retry_after) = match fault {
         Fault::Throttle { retry_after } => (
             StatusCode::TOO_MANY_REQUESTS,
@@ -104,7 +104,7 @@ fn date_time_time_zone(v: Option<&Value>) -> Option<DateTime<Utc>> {
 }
 
 /// `Prefer: outlook.timezone="..."`; UTC without it (reference §1 headers).
-fn preferred_zone(headers: &HeaderMap) -> Result<(Tz, String), Response> {
+pub(crate) fn preferred_zone(headers: &HeaderMap) -> Result<(Tz, String), Response> {
     for value in headers.get_all("prefer").iter().filter_map(|v| v.to_str().ok()) {
         for pref in value.split(',') {
             if let Some(rest) = pref.trim().strip_prefix("outlook.timezone=") {
@@ -120,7 +120,7 @@ fn preferred_zone(headers: &HeaderMap) -> Result<(Tz, String), Response> {
 }
 
 /// Graph writes `dateTime` with seven fractional digits and no offset.
-fn graph_time(t: DateTime<Utc>, tz: Tz, tz_name: &str) -> Value {
+pub(crate) fn graph_time(t: DateTime<Utc>, tz: Tz, tz_name: &str) -> Value {
     let local = t.with_timezone(&tz);
     json!({"dateTime": format!("{}.{:07}", local.format("%Y-%m-%dT%H:%M:%S"), local.nanosecond() / 100), "timeZone": tz_name})
 }

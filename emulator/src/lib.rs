@@ -10,6 +10,7 @@
 // Handlers return ready HTTP error responses as their `Err`; boxing them would only add noise.
 #![allow(clippy::result_large_err)]
 
+pub mod calendar;
 pub mod delegated;
 pub mod demo;
 pub mod directory;
@@ -55,6 +56,10 @@ pub struct Stats {
     pub ews_requests: u64,
     /// Every users or places request.
     pub directory_requests: u64,
+    /// Every calendarView request, batched or not.
+    pub calendar_view_requests: u64,
+    /// Every `$batch` request.
+    pub batch_requests: u64,
 }
 
 /// What the emulator knows and counts.
@@ -75,6 +80,8 @@ pub struct State {
     get_schedule_requests: AtomicU64,
     ews_requests: AtomicU64,
     directory_requests: AtomicU64,
+    calendar_view_requests: AtomicU64,
+    batch_requests: AtomicU64,
 }
 
 impl State {
@@ -109,6 +116,8 @@ impl State {
             get_schedule_requests: self.get_schedule_requests.load(Ordering::Relaxed),
             ews_requests: self.ews_requests.load(Ordering::Relaxed),
             directory_requests: self.directory_requests.load(Ordering::Relaxed),
+            calendar_view_requests: self.calendar_view_requests.load(Ordering::Relaxed),
+            batch_requests: self.batch_requests.load(Ordering::Relaxed),
         }
     }
 }
@@ -277,6 +286,8 @@ fn state(options: Options) -> Arc<State> {
         get_schedule_requests: AtomicU64::new(0),
         ews_requests: AtomicU64::new(0),
         directory_requests: AtomicU64::new(0),
+        calendar_view_requests: AtomicU64::new(0),
+        batch_requests: AtomicU64::new(0),
     })
 }
 
@@ -310,6 +321,9 @@ fn router(state: Arc<State>) -> Router {
         .route("/{tenant}/oauth2/v2.0/authorize", get(delegated::authorize))
         .route("/v1.0/me/calendar/getSchedule", post(graph::get_my_schedule))
         .route("/v1.0/users/{user}/calendar/getSchedule", post(graph::get_schedule))
+        .route("/v1.0/users/{user}/calendarView", get(calendar::calendar_view))
+        .route("/v1.0/me/calendarView", get(calendar::my_calendar_view))
+        .route("/v1.0/$batch", post(calendar::batch))
         .route("/v1.0/users", get(directory::users))
         .route("/v1.0/places/microsoft.graph.room", get(directory::rooms))
         // IIS paths are case-insensitive; clients use both spellings.
@@ -338,6 +352,14 @@ pub(crate) fn count_token_request(state: &State) {
 
 pub(crate) fn count_get_schedule(state: &State) {
     state.get_schedule_requests.fetch_add(1, Ordering::Relaxed);
+}
+
+pub(crate) fn count_calendar_view(state: &State) {
+    state.calendar_view_requests.fetch_add(1, Ordering::Relaxed);
+}
+
+pub(crate) fn count_batch(state: &State) {
+    state.batch_requests.fetch_add(1, Ordering::Relaxed);
 }
 
 pub(crate) fn count_directory_request(state: &State) {

@@ -150,6 +150,10 @@ fn default_concurrency() -> usize {
 pub enum SettingValue {
     /// Written in the file.
     Literal(String),
+    /// A number written without quotes (`directory_page_size = 50`); providers take text.
+    Number(i64),
+    /// `true` or `false` without quotes.
+    Flag(bool),
     /// `{ env = "NAME" }`.
     Env {
         /// Variable name.
@@ -167,6 +171,8 @@ impl SettingValue {
     pub fn resolve(&self, base: &Path) -> anyhow::Result<String> {
         match self {
             SettingValue::Literal(v) => Ok(v.clone()),
+            SettingValue::Number(n) => Ok(n.to_string()),
+            SettingValue::Flag(b) => Ok(b.to_string()),
             SettingValue::Env { env } => {
                 std::env::var(env).with_context(|| format!("environment variable {env} is not set"))
             }
@@ -180,7 +186,7 @@ impl SettingValue {
 
     /// Whether the value is written into the config file itself.
     pub fn is_literal(&self) -> bool {
-        matches!(self, SettingValue::Literal(_))
+        matches!(self, SettingValue::Literal(_) | SettingValue::Number(_) | SettingValue::Flag(_))
     }
 }
 

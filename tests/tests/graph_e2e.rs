@@ -287,3 +287,132 @@ async fn a_batch_led_by_unknown_addresses_still_answers_the_known_ones() {
     freebusy(&stack.api, &format!("mailboxes=ghost3@contoso.com,adele.vance@contoso.com&{WEEK}")).await;
     assert_eq!(stack.emulator.stats().get_schedule_requests, 4);
 }
+
+/// Tenants `contoso` (getSchedule details) and `booking` (calendarView details, Calendars.Read)
+/// on one emulator; `booking_client` picks the app the calendarView tenant signs in as.
+async fn details_stack(booking_client: (&str, &str)) -> freebusy_tests::Stack {
+    start(RuntimeConfig::default(), |url| {
+        let booking = graph_tenant("booking", url, booking_client.0, booking_client.1).replacen(
+            "[tenants.booking.settings]\n",
+            // A small page so that @odata.nextLink paging is exercised.
+            "[tenants.booking.settings]\ndetails_source = \"calendar-view\"\ncalendar_view_page_size = 3\n",
+            1,
+        );
+        format!("{}{booking}", graph_tenant("contoso", url, demo::CLIENT_ID, demo::CLIENT_SECRET))
+    })
+    .await
+}
+
+#[tokio::test]
+async fn calendar_view_details_give_every_subject_the_same_times_and_all_day_events_on_the_mailboxs_day() {
+    let stack = details_stack((demo::DETAILS_CLIENT_ID, demo::DETAILS_CLIENT_SECRET)).await;
+    // Megan's all-day vacation (New York), Pradeep who shares no details, Adele's private
+    // dentist, a room, an unknown address, and Tokyo/Kolkata colleagues far from UTC.
+    let people = "adele.vance@contoso.com,megan.bowen@contoso.com,pradeep.gupta@contoso.com,room.adams@contoso.com,nobody@contoso.com,lee.gu@contoso.com,lidia.holloway@contoso.com";
+    let query = format!("mailboxes={people}&{WEEK}&details=true");
+    let from_schedule = freebusy(&stack.api, &query).await;
+    let (status, _, body) = get(&format!("{}/v1/tenants/booking/freebusy?{query}", stack.api)).await;
+    assert_eq!(status, 200, "{body}");
+    let from_calendar: FreeBusyResponse = serde_json::from_str(&body).unwrap();
+    for (s, c) in from_schedule.mailboxes.iter().zip(&from_calendar.mailboxes) {
+        // Same instants either way: expanded series, clipping and all-day placement agree.
+        assert_eq!(s.busy, c.busy, "{}", s.mailbox);
+        assert_eq!(s.error.as_ref().map(|e| &e.code), c.error.as_ref().map(|e| &e.code), "{}", s.mailbox);
+    }
+    assert_eq!(from_calendar.mailboxes[4].error.as_ref().unwrap().code, "not-found");
+    // Pradeep shares no details in free/busy, but Calendars.Read reads his calendar.
+    let pradeep = from_calendar.mailboxes[2].events.as_ref().unwrap();
+    assert!(pradeep.iter().any(|e| e.subject.is_some()), "{pradeep:?}");
+    assert!(from_schedule.mailboxes[2].events.as_ref().unwrap().iter().all(|e| e.subject.is_none()));
+    // A private item keeps its time, never its subject.
+    let adele = from_calendar.mailboxes[0].events.as_ref().unwrap();
+    let dentist = adele.iter().find(|e| e.start == "2026-03-30T13:00:00Z").unwrap();
+    assert!(dentist.private && dentist.subject.is_none() && dentist.location.is_none());
+    let megan = from_calendar.mailboxes[1].events.as_ref().unwrap();
+    assert!(
+        megan.iter().any(|e| e.start == "2026-03-24T04:00:00Z" && e.status.as_str() == "out-of-office"),
+        "{megan:?}"
+    );
+    // One batch for the six readable mailboxes; pages of 3 make calendarView requests beyond
+    // the six batched ones (followed through @odata.nextLink).
+    let stats = stack.emulator.stats();
+    assert_eq!(stats.batch_requests, 1);
+    assert!(stats.calendar_view_requests > 6, "{stats:?}");
+}
+
+#[tokio::test]
+async fn calendar_view_details_without_calendars_read_name_the_missing_permission() {
+    // The demo app has Calendars.ReadBasic only: getSchedule works, calendarView is refused.
+    let stack = details_stack((demo::CLIENT_ID, demo::CLIENT_SECRET)).await;
+    let (status, _, body) = get(&format!(
+        "{}/v1/tenants/booking/freebusy?mailboxes=adele.vance@contoso.com&{WEEK}&details=true",
+        stack.api
+    ))
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let resp: FreeBusyResponse = serde_json::from_str(&body).unwrap();
+    let error = resp.mailboxes[0].error.as_ref().expect("never a silent fallback that hides subjects as free");
+    assert_eq!(error.code, "access-denied");
+    assert!(error.message.contains("Calendars.Read"), "{}", error.message);
+    // Without details=true, calendarView is not needed and not asked.
+    let (_, _, body) =
+        get(&format!("{}/v1/tenants/booking/freebusy?mailboxes=adele.vance@contoso.com&{WEEK}", stack.api)).await;
+    let plain: FreeBusyResponse = serde_json::from_str(&body).unwrap();
+    assert!(plain.mailboxes[0].busy.is_some(), "{body}");
+    assert_eq!(stack.emulator.stats().calendar_view_requests, 1);
+    // And the credential check names the permission before anyone queries.
+    let health = stack.service.tenant(Some("booking")).unwrap().health(chrono::Utc::now().date_naive()).await;
+    assert!(!health.ok && health.missing.iter().any(|m| m.starts_with("Calendars.Read ")), "{health:?}");
+}
+
+/// An app-only Graph token from the emulator, as any client gets one.
+async fn graph_token(emulator: &str, client_id: &str, secret: &str) -> String {
+    let resp: serde_json::Value = reqwest::Client::new()
+        .post(format!("{emulator}/{}/oauth2/v2.0/token", demo::TENANT_ID))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", client_id),
+            ("client_secret", secret),
+            ("scope", "https://graph.microsoft.com/.default"),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    resp["access_token"].as_str().expect("a token").to_string()
+}
+
+#[tokio::test]
+async fn the_emulators_batch_endpoint_keeps_graphs_rules() {
+    let stack = demo_stack().await;
+    let token = graph_token(&stack.emulator.base_url, demo::DETAILS_CLIENT_ID, demo::DETAILS_CLIENT_SECRET).await;
+    let view = |id: &str| {
+        serde_json::json!({"id": id, "method": "GET",
+            "url": "/users/adele.vance@contoso.com/calendarView?startDateTime=2026-03-23T00:00:00Z&endDateTime=2026-03-24T00:00:00Z"})
+    };
+    let post = |requests: Vec<serde_json::Value>| {
+        reqwest::Client::new()
+            .post(format!("{}/v1.0/$batch", stack.emulator.base_url))
+            .bearer_auth(&token)
+            .json(&serde_json::json!({ "requests": requests }))
+            .send()
+    };
+    // At most 20 requests, and unique ids (reference §2 "JSON batching").
+    assert_eq!(post((0..21).map(|i| view(&i.to_string())).collect()).await.unwrap().status(), 400);
+    assert_eq!(post(vec![view("a"), view("a")]).await.unwrap().status(), 400);
+    // Each request is throttled on its own; the batch itself is still 200.
+    stack.emulator.inject(Fault::Throttle { retry_after: Some("0.249".into()) });
+    let resp = post(vec![view("1"), view("2")]).await.unwrap();
+    assert_eq!(resp.status(), 200);
+    let body: serde_json::Value = resp.json().await.unwrap();
+    let statuses: Vec<(String, u64)> = body["responses"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["id"].as_str().unwrap().to_string(), r["status"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(statuses.iter().filter(|(_, s)| *s == 429).count(), 1, "{statuses:?}");
+    assert_eq!(statuses.iter().filter(|(_, s)| *s == 200).count(), 1, "{statuses:?}");
+}

@@ -8,6 +8,7 @@
 // Natively only the unit tests build; the Guest impl is exported on wasm alone.
 #![cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
 
+mod calendar_view;
 mod directory;
 mod schedule;
 
@@ -24,6 +25,8 @@ pub const UPSTREAM_MAX_MAILBOXES: u32 = 100;
 /// getSchedule rejects windows of 63 days and more (ErrorTimeIntervalTooBig).
 pub const MAX_WINDOW_DAYS: u32 = 62;
 
+/// Events per calendarView page: Graph's default is 10 (reference §2 "Paging"), far too few.
+const DEFAULT_CALENDAR_VIEW_PAGE: u32 = 100;
 const DEFAULT_AUTHORITY: &str = "https://login.microsoftonline.com";
 const DEFAULT_GRAPH: &str = "https://graph.microsoft.com";
 /// Graph hosts whose token scope is `<host>/.default` (global and national clouds).
@@ -53,6 +56,8 @@ pub(crate) struct Connection<'a> {
     pub credentials: Credentials<'a>,
     pub graph: String,
     pub anchor: Option<&'a str>,
+    /// `Some(page size)` when details come from calendarView (`details_source`).
+    pub calendar_view_page_size: Option<u32>,
 }
 
 pub(crate) fn connection<'a>(
@@ -82,10 +87,25 @@ pub(crate) fn connection<'a>(
             )))
         }
     };
+    let calendar_view_page_size = match settings.get("details_source").unwrap_or("schedule") {
+        "schedule" => None,
+        "calendar-view" => Some(match settings.get("calendar_view_page_size") {
+            None => DEFAULT_CALENDAR_VIEW_PAGE,
+            Some(v) => v.parse().ok().filter(|n| (1..=1000).contains(n)).ok_or_else(|| {
+                ProviderError::Misconfigured("setting 'calendar_view_page_size' must be 1..=1000".into())
+            })?,
+        }),
+        other => {
+            return Err(ProviderError::Misconfigured(format!(
+                "setting 'details_source' must be 'schedule' or 'calendar-view', not '{other}'"
+            )))
+        }
+    };
     Ok(Connection {
         credentials,
         graph: settings.url("graph_base_url", DEFAULT_GRAPH)?,
         anchor: settings.get("anchor_mailbox"),
+        calendar_view_page_size,
     })
 }
 
@@ -117,6 +137,8 @@ impl freebusy_provider_sdk::Guest for Graph {
                 setting("graph_scope", "Token scope (default: <Graph resource of graph_base_url>/.default)", false, false, None),
                 setting("directory_page_size", "Entries per Graph page when searching the directory (1..999)", false, false, None),
                 setting("anchor_mailbox", "Mailbox whose URL getSchedule is called on (default: the first requested)", false, false, None),
+                setting("details_source", "Where details=true queries get subjects: schedule (getSchedule, what each mailbox shares) or calendar-view (calendarView, needs Calendars.Read)", false, false, Some("schedule")),
+                setting("calendar_view_page_size", "Events per calendarView page (1..1000)", false, false, None),
             ],
             endpoint_settings: vec!["authority".into(), "graph_base_url".into()],
         }
@@ -162,6 +184,11 @@ impl freebusy_provider_sdk::Guest for Graph {
         if !calendars {
             missing.push(
                 "Calendars.ReadBasic (application permission, with admin consent): needed for getSchedule".to_string(),
+            );
+        }
+        if conn.calendar_view_page_size.is_some() && !has("Calendars.Read") && !has("Calendars.ReadWrite") {
+            missing.push(
+                "Calendars.Read (application permission, with admin consent): needed for details_source = \"calendar-view\"".to_string(),
             );
         }
         let summary = if missing.is_empty() {

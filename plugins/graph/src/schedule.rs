@@ -46,10 +46,10 @@ struct ScheduleItem {
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct DateTimeTimeZone {
-    date_time: String,
+pub(crate) struct DateTimeTimeZone {
+    pub date_time: String,
     #[serde(default)]
-    time_zone: String,
+    pub time_zone: String,
 }
 
 #[derive(Deserialize)]
@@ -125,7 +125,14 @@ pub(crate) fn get_schedules(conn: &Connection, q: &Query) -> Result<Vec<Schedule
     }
     let parsed: ScheduleResponse = serde_json::from_slice(&resp.body)
         .map_err(|e| ProviderError::Unavailable(format!("Graph sent an unreadable getSchedule response: {e}")))?;
-    Ok(q.mailboxes.iter().map(|m| schedule_for(m, &parsed.value, q.details, asked.is_some())).collect())
+    let mut schedules: Vec<Schedule> =
+        q.mailboxes.iter().map(|m| schedule_for(m, &parsed.value, q.details, asked.is_some())).collect();
+    if q.details {
+        if let Some(page_size) = conn.calendar_view_page_size {
+            crate::calendar_view::replace_with_calendar_items(conn, q, &mut schedules, page_size)?;
+        }
+    }
+    Ok(schedules)
 }
 
 /// Key under which a mailbox known to exist is remembered, to anchor later calls.
@@ -195,14 +202,26 @@ fn anchor_key(conn: &Connection) -> String {
 
 /// One request with the bearer token; a 401 drops the cached token and retries once with a
 /// new one (a cached token can be revoked or expire early), never more.
-fn send_authorized(conn: &Connection, url: &str, body: &[u8]) -> Result<Response, ProviderError> {
+pub(crate) fn send_authorized(conn: &Connection, url: &str, body: &[u8]) -> Result<Response, ProviderError> {
+    send_authorized_as(conn, "POST", url, Some(body))
+}
+
+/// [`send_authorized`] for any method; a GET has no body.
+pub(crate) fn send_authorized_as(
+    conn: &Connection,
+    method: &'static str,
+    url: &str,
+    body: Option<&[u8]>,
+) -> Result<Response, ProviderError> {
     let mut retried_token = false;
     loop {
         let token = conn.credentials.token()?;
-        let req = Request::new("POST", url)
+        let mut req = Request::new(method, url)
             .header("authorization", format!("Bearer {token}"))
-            .header("prefer", "outlook.timezone=\"UTC\"")
-            .body("application/json", body.to_vec());
+            .header("prefer", "outlook.timezone=\"UTC\"");
+        if let Some(body) = body {
+            req = req.body("application/json", body.to_vec());
+        }
         let resp = http::send(&req).map_err(|e| ProviderError::Unavailable(format!("Graph: {e}")))?;
         if resp.status == 401 && !retried_token {
             conn.credentials.forget();
@@ -271,7 +290,7 @@ fn mailbox_error(err: &FreeBusyError) -> MailboxError {
     }
 }
 
-fn status(text: &str) -> Availability {
+pub(crate) fn status(text: &str) -> Availability {
     // Real responses are lower-case; older examples capitalised. Parse case-insensitively.
     match text.to_ascii_lowercase().as_str() {
         "free" => Availability::Free,
@@ -332,7 +351,7 @@ fn minutes_of_day(text: &str) -> Option<u16> {
 }
 
 /// Parse Graph's `dateTime` (7 fractional digits, no offset) in the UTC zone we asked for.
-fn parse_utc(dt: &DateTimeTimeZone) -> Result<i64, MailboxError> {
+pub(crate) fn parse_utc(dt: &DateTimeTimeZone) -> Result<i64, MailboxError> {
     let zone = dt.time_zone.trim();
     if !(zone.is_empty()
         || zone.eq_ignore_ascii_case("UTC")
@@ -347,7 +366,7 @@ fn parse_utc(dt: &DateTimeTimeZone) -> Result<i64, MailboxError> {
 }
 
 /// UTC milliseconds as `YYYY-MM-DDTHH:MM:SS`, for a dateTimeTimeZone with timeZone UTC.
-fn utc_text(ms: i64) -> Result<String, ProviderError> {
+pub(crate) fn utc_text(ms: i64) -> Result<String, ProviderError> {
     DateTime::<Utc>::from_timestamp_millis(ms)
         .map(|t| t.format("%Y-%m-%dT%H:%M:%S").to_string())
         .ok_or_else(|| ProviderError::Misconfigured("query window is out of range".into()))
