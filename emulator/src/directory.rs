@@ -31,6 +31,26 @@ fn parse_filter(filter: &str) -> Option<Vec<(String, String)>> {
         .collect()
 }
 
+/// `"property:value"` terms joined by ` OR ` (reference §2 users example
+/// `$search="displayName:wa"`); `None` for anything else.
+fn parse_search(search: &str) -> Option<Vec<(String, String)>> {
+    search
+        .split(" OR ")
+        .map(|term| {
+            let inner = term.trim().strip_prefix('"')?.strip_suffix('"')?;
+            let (prop, value) = inner.split_once(':')?;
+            Some((prop.trim().to_string(), value.trim().to_string()))
+        })
+        .collect()
+}
+
+/// $search matches the start of any word, not only of the whole value: "vance" finds
+/// "Adele Vance" (Graph tokenizes on spaces and punctuation [I]).
+fn any_word_starts(value: &str, term: &str) -> bool {
+    let term = term.to_lowercase();
+    value.to_lowercase().split(|c: char| !c.is_alphanumeric()).any(|word| word.starts_with(&term))
+}
+
 fn user_property<'a>(m: &'a Mailbox, prop: &str) -> Option<&'a str> {
     match prop {
         "displayName" => Some(&m.display_name),
@@ -113,6 +133,13 @@ pub async fn users(
             )
         }
     };
+    let searches = match params.get("$search").map(|s| parse_search(s)) {
+        None => Vec::new(),
+        Some(Some(c)) => c,
+        Some(None) => {
+            return graph_error(StatusCode::BAD_REQUEST, "Request_BadRequest", "Syntax error: invalid $search query.")
+        }
+    };
     let top = match page_size(&params, 100) {
         Ok(t) => t,
         Err(resp) => return resp,
@@ -125,6 +152,12 @@ pub async fn users(
                 || clauses.iter().any(|(prop, value)| {
                     user_property(m, prop).is_some_and(|v| v.to_lowercase().starts_with(&value.to_lowercase()))
                 })
+        })
+        .filter(|m| {
+            searches.is_empty()
+                || searches
+                    .iter()
+                    .any(|(prop, value)| user_property(m, prop).is_some_and(|v| any_word_starts(v, value)))
         })
         .collect();
     matches.sort_by(|a, b| a.display_name.cmp(&b.display_name));

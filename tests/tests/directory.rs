@@ -52,6 +52,24 @@ async fn next_links_are_followed_and_max_is_respected() {
 }
 
 #[tokio::test]
+async fn word_matching_finds_people_by_surname_through_search() {
+    let stack = start(RuntimeConfig::default(), |url| {
+        format!("{}directory_match = \"words\"\n", graph_tenant("contoso", url, demo::CLIENT_ID, demo::CLIENT_SECRET))
+    })
+    .await;
+    // A console operator types the surname: $search matches the start of any word.
+    let r = found(&format!("{}/v1/directory?q=vance", stack.api)).await;
+    let names: Vec<&str> = r.entries.iter().map(|e| e.display_name.as_str()).collect();
+    assert_eq!(names, vec!["Adele Vance"]);
+    // A quote in the input cannot break out of the search term.
+    let r = found(&format!("{}/v1/directory?q=gu%22pta", stack.api)).await;
+    assert_eq!(r.entries[0].display_name, "Pradeep Gupta");
+    // Prefix matching (the default) does not find surnames.
+    let prefix = demo_stack().await;
+    assert!(found(&format!("{}/v1/directory?q=vance", prefix.api)).await.entries.is_empty());
+}
+
+#[tokio::test]
 async fn a_missing_permission_and_bad_input_are_problems() {
     let stack = start(RuntimeConfig::default(), |url| {
         graph_tenant("contoso", url, demo::UNCONSENTED_CLIENT_ID, "unconsented~secret")

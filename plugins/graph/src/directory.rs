@@ -47,7 +47,10 @@ fn get_page<T: for<'de> Deserialize<'de>>(conn: &Connection, url: &str, what: &s
     let mut retried_token = false;
     loop {
         let token = conn.credentials.token()?;
-        let req = Request::new("GET", url).header("authorization", format!("Bearer {token}"));
+        // ConsistencyLevel: eventual lets $search run (and is harmless for $filter).
+        let req = Request::new("GET", url)
+            .header("authorization", format!("Bearer {token}"))
+            .header("consistencylevel", "eventual");
         let resp = http::send(&req).map_err(|e| ProviderError::Unavailable(format!("Graph: {e}")))?;
         match resp.status {
             200 => {
@@ -77,6 +80,7 @@ pub(crate) fn search(
     kind: EntryKind,
     max: u32,
     page_size: Option<u32>,
+    match_words: bool,
 ) -> Result<Vec<DirectoryEntry>, ProviderError> {
     let max = max.max(1);
     let top = page_size.unwrap_or(max).clamp(1, MAX_PAGE);
@@ -84,6 +88,17 @@ pub(crate) fn search(
     let starts = |s: &Option<String>| s.as_deref().is_some_and(|s| s.to_lowercase().starts_with(&lower));
     let mut out = Vec::new();
     let mut url = match kind {
+        // Any word of the name or address: $search, which needs ConsistencyLevel: eventual
+        // (reference §2 "Users"). Quotes and backslashes would end the term, so they are dropped.
+        EntryKind::Person if match_words => {
+            let term: String = prefix.chars().filter(|c| !matches!(c, '"' | '\\')).collect();
+            let search = format!("\"displayName:{term}\" OR \"mail:{term}\"");
+            format!(
+                "{}/v1.0/users?$search={}&$count=true&$select=displayName,mail,userPrincipalName&$top={top}",
+                conn.graph,
+                http::encode_component(&search)
+            )
+        }
         EntryKind::Person => {
             let p = odata_string(prefix);
             let filter =

@@ -136,6 +136,7 @@ impl freebusy_provider_sdk::Guest for Graph {
                 setting("graph_base_url", "Graph host (national clouds: https://graph.microsoft.us, https://dod-graph.microsoft.us, https://microsoftgraph.chinacloudapi.cn)", false, false, Some(DEFAULT_GRAPH)),
                 setting("graph_scope", "Token scope (default: <Graph resource of graph_base_url>/.default)", false, false, None),
                 setting("directory_page_size", "Entries per Graph page when searching the directory (1..999)", false, false, None),
+                setting("directory_match", "People search: prefix (start of name or address, $filter) or words (start of any word, e.g. a surname; $search)", false, false, Some("prefix")),
                 setting("anchor_mailbox", "Mailbox whose URL getSchedule is called on (default: the first requested)", false, false, None),
                 setting("details_source", "Where details=true queries get subjects: schedule (getSchedule, what each mailbox shares) or calendar-view (calendarView, needs Calendars.Read)", false, false, Some("schedule")),
                 setting("calendar_view_page_size", "Events per calendarView page (1..1000)", false, false, None),
@@ -168,7 +169,16 @@ impl freebusy_provider_sdk::Guest for Graph {
                 v.parse().map_err(|_| ProviderError::Misconfigured("directory_page_size must be a number".into()))?,
             ),
         };
-        directory::search(&conn, &prefix, kind, max, page_size)
+        let match_words = match settings.get("directory_match").unwrap_or("prefix") {
+            "prefix" => false,
+            "words" => true,
+            other => {
+                return Err(ProviderError::Misconfigured(format!(
+                    "setting 'directory_match' must be 'prefix' or 'words', not '{other}'"
+                )))
+            }
+        };
+        directory::search(&conn, &prefix, kind, max, page_size, match_words)
     }
 
     fn check(settings: Settings) -> Result<Health, ProviderError> {
