@@ -15,9 +15,6 @@ use serde_json::json;
 
 use crate::State as Emu;
 
-/// Resources whose `/.default` scope the emulator issues tokens for.
-const RESOURCES: &[&str] = &["https://graph.microsoft.com", "https://outlook.office365.com"];
-
 /// A token the emulator issued.
 #[derive(Debug, Clone)]
 pub struct IssuedToken {
@@ -180,7 +177,19 @@ pub async fn token(
     }
     // Client credentials take exactly one `<resource>/.default` scope.
     let scope = form.get("scope").map(String::as_str).unwrap_or("");
-    let Some(resource) = scope.strip_suffix("/.default").filter(|r| RESOURCES.contains(r)) else {
+    let host_header = headers.get("host").and_then(|h| h.to_str().ok());
+    let resource = scope.strip_suffix("/.default");
+    if let Some(r) = resource {
+        if let Err(crate::clouds::ResourceRefusal::OtherCloud) = crate::clouds::check_resource(host_header, r) {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "invalid_resource",
+                500011,
+                &format!("The resource principal named {r} was not found in the tenant named {}. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You might have sent your authentication request to the wrong tenant.", tenant.display_name),
+            );
+        }
+    }
+    let Some(resource) = resource.filter(|r| crate::clouds::check_resource(host_header, r).is_ok()) else {
         return error(
             StatusCode::BAD_REQUEST,
             "invalid_scope",

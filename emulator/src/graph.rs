@@ -19,7 +19,6 @@ use crate::{Fault, State as Emu};
 const MAX_SCHEDULES: usize = 100;
 /// Observed limit: 63 days gets ErrorTimeIntervalTooBig.
 const MAX_WINDOW_DAYS: i64 = 62;
-const GRAPH_AUDIENCE: &str = "https://graph.microsoft.com";
 const CALENDAR_ROLES: &[&str] = &["Calendars.ReadBasic", "Calendars.Read", "Calendars.ReadWrite"];
 
 /// Graph's error envelope (reference §3 "Error body").
@@ -45,7 +44,8 @@ pub(crate) fn authenticate(emu: &Emu, headers: &HeaderMap) -> Result<IssuedToken
     match issued {
         None => Err(unauthorized("Access token validation failure.")),
         Some(t) if t.expires <= Utc::now() => Err(unauthorized("Access token has expired or is not yet valid.")),
-        Some(t) if t.audience != GRAPH_AUDIENCE => {
+        // A token is for one cloud's Graph: the one this request was sent to.
+        Some(t) if t.audience != crate::clouds::graph_audience(headers.get("host").and_then(|h| h.to_str().ok())) => {
             Err(unauthorized("Access token validation failure. Invalid audience."))
         }
         Some(t) => Ok(t),

@@ -11,6 +11,7 @@
 #![allow(clippy::result_large_err)]
 
 pub mod calendar;
+pub mod clouds;
 pub mod delegated;
 pub mod demo;
 pub mod directory;
@@ -301,7 +302,9 @@ fn test_ca() -> anyhow::Result<(rustls::ServerConfig, String)> {
     ca.distinguished_name.push(DnType::CommonName, "freebusy emulator test CA");
     let ca_cert = ca.self_signed(&ca_key)?;
     let server_key = KeyPair::generate()?;
-    let mut server = CertificateParams::new(vec!["127.0.0.1".to_string(), "localhost".to_string()])?;
+    let mut names = vec!["127.0.0.1".to_string(), "localhost".to_string()];
+    names.extend(clouds::HOST_NAMES.iter().map(|n| n.to_string()));
+    let mut server = CertificateParams::new(names)?;
     server.distinguished_name.push(DnType::CommonName, "freebusy emulator");
     let server_cert = server.signed_by(&server_key, &Issuer::new(ca, &ca_key))?;
     let key = rustls::pki_types::PrivateKeyDer::Pkcs8(server_key.serialize_der().into());

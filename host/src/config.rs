@@ -66,6 +66,10 @@ pub struct RuntimeSection {
     /// on-premises Exchange, a TLS-inspecting proxy), relative to the config file.
     #[serde(default)]
     pub extra_ca_certificates: Vec<PathBuf>,
+    /// Fixed addresses for upstream host names, used before DNS (like `curl --resolve`):
+    /// `resolve = { "graph.microsoft.us" = "10.0.0.5:443" }`. TLS still verifies the name.
+    #[serde(default)]
+    pub resolve: std::collections::HashMap<String, std::net::SocketAddr>,
 }
 
 fn yes() -> bool {
@@ -85,6 +89,7 @@ impl Default for RuntimeSection {
             memory_limit_mb: default_memory_mb(),
             call_timeout_secs: default_timeout(),
             extra_ca_certificates: Vec::new(),
+            resolve: std::collections::HashMap::new(),
         }
     }
 }

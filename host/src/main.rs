@@ -104,6 +104,7 @@ fn runtime_config(loaded: &LoadedConfig) -> RuntimeConfig {
         memory_limit_bytes: r.memory_limit_mb << 20,
         call_timeout: Duration::from_secs(r.call_timeout_secs),
         extra_ca_certificates: r.extra_ca_certificates.iter().map(|f| loaded.base_dir.join(f)).collect(),
+        resolve: r.resolve.clone(),
         ..RuntimeConfig::default()
     }
 }

@@ -39,6 +39,8 @@ pub struct RuntimeConfig {
     pub max_instances: u32,
     /// PEM files of CA certificates to trust besides the public roots.
     pub extra_ca_certificates: Vec<std::path::PathBuf>,
+    /// Fixed addresses for host names, tried before DNS.
+    pub resolve: std::collections::HashMap<String, std::net::SocketAddr>,
 }
 
 impl Default for RuntimeConfig {
@@ -49,6 +51,7 @@ impl Default for RuntimeConfig {
             call_timeout: Duration::from_secs(30),
             max_instances: 256,
             extra_ca_certificates: Vec::new(),
+            resolve: std::collections::HashMap::new(),
         }
     }
 }
@@ -120,7 +123,7 @@ impl Runtime {
         wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker).map_err(|e| anyhow::anyhow!("{e}"))?;
         bindings::wasi::keyvalue::store::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)
             .map_err(|e| anyhow::anyhow!("{e}"))?;
-        let egress = outbound::Egress::new(&config.extra_ca_certificates)?;
+        let egress = outbound::Egress::new(&config.extra_ca_certificates, &config.resolve)?;
         let ticker = EpochTicker::start(engine.clone());
         Ok(Runtime { shared: Arc::new(Shared { engine, egress, linker, config, _ticker: ticker }) })
     }

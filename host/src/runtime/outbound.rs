@@ -2,8 +2,11 @@
 //! [`WasiHttpHooks::send_request`], which lets through only the origins on the call's allow-list
 //! and records what it refused, so the host can report it. Allowed requests go out through
 //! [`Egress`], the host's one pooled client, which trusts the public roots plus the CA
-//! certificates the config names (internal CAs of on-premises Exchange, TLS-inspecting proxies).
+//! certificates the config names (internal CAs of on-premises Exchange, TLS-inspecting proxies),
+//! and resolves host names through the config's overrides first (like `curl --resolve`).
 
+use std::collections::HashMap;
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -11,6 +14,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use http_body_util::BodyExt;
 use hyper_rustls::HttpsConnector;
+use hyper_util::client::legacy::connect::dns::{GaiResolver, Name};
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
@@ -35,7 +39,37 @@ pub fn normalize_origin(url: &str) -> Option<String> {
 /// webpki's public roots plus extra CA certificates.
 #[derive(Clone)]
 pub struct Egress {
-    client: Client<HttpsConnector<HttpConnector>, WasiBody>,
+    client: Client<HttpsConnector<HttpConnector<Resolver>>, WasiBody>,
+}
+
+/// Host name resolution: the config's fixed addresses (split-horizon DNS, a reverse proxy, a
+/// national-cloud test bed), else the system resolver. TLS still checks the certificate against
+/// the name asked for, not the address.
+#[derive(Clone)]
+struct Resolver {
+    overrides: Arc<HashMap<String, SocketAddr>>,
+    system: GaiResolver,
+}
+
+type ResolveFuture =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<std::vec::IntoIter<SocketAddr>, std::io::Error>> + Send>>;
+
+impl tower_service::Service<Name> for Resolver {
+    type Response = std::vec::IntoIter<SocketAddr>;
+    type Error = std::io::Error;
+    type Future = ResolveFuture;
+
+    fn poll_ready(&mut self, _: &mut std::task::Context<'_>) -> std::task::Poll<Result<(), Self::Error>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, name: Name) -> Self::Future {
+        if let Some(addr) = self.overrides.get(&name.as_str().to_ascii_lowercase()).copied() {
+            return Box::pin(async move { Ok(vec![addr].into_iter()) });
+        }
+        let mut system = self.system.clone();
+        Box::pin(async move { Ok(system.call(name).await?.collect::<Vec<_>>().into_iter()) })
+    }
 }
 
 /// Longest wait for a connection when the provider does not say.
@@ -44,8 +78,9 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 const FIRST_BYTE_TIMEOUT: Duration = Duration::from_secs(60);
 
 impl Egress {
-    /// A client trusting the public roots and the certificates in `extra_ca_files` (PEM).
-    pub fn new(extra_ca_files: &[PathBuf]) -> anyhow::Result<Egress> {
+    /// A client trusting the public roots and the certificates in `extra_ca_files` (PEM),
+    /// connecting to `resolve`'s addresses for the host names it lists.
+    pub fn new(extra_ca_files: &[PathBuf], resolve: &HashMap<String, SocketAddr>) -> anyhow::Result<Egress> {
         use rustls::pki_types::pem::PemObject;
         let mut roots = rustls::RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() };
         for file in extra_ca_files {
@@ -62,7 +97,11 @@ impl Egress {
             .with_safe_default_protocol_versions()?
             .with_root_certificates(roots)
             .with_no_client_auth();
-        let mut http = HttpConnector::new();
+        let resolver = Resolver {
+            overrides: Arc::new(resolve.iter().map(|(k, v)| (k.to_ascii_lowercase(), *v)).collect()),
+            system: GaiResolver::new(),
+        };
+        let mut http = HttpConnector::new_with_resolver(resolver);
         http.enforce_http(false);
         http.set_nodelay(true);
         http.set_connect_timeout(Some(CONNECT_TIMEOUT));
@@ -173,8 +212,10 @@ mod tests {
 
     #[test]
     fn origins_compare_with_default_ports_and_ignore_paths() {
-        let list =
-            AllowList::new(vec![normalize_origin("https://graph.microsoft.com").unwrap()], Egress::new(&[]).unwrap());
+        let list = AllowList::new(
+            vec![normalize_origin("https://graph.microsoft.com").unwrap()],
+            Egress::new(&[], &HashMap::new()).unwrap(),
+        );
         assert!(list.allows("https://graph.microsoft.com/v1.0/users"));
         assert!(list.allows("https://GRAPH.microsoft.com:443/x"));
         assert!(!list.allows("http://graph.microsoft.com/x"));
