@@ -217,7 +217,9 @@ pub async fn exchange_asmx(State(emu): State<Arc<Emu>>, headers: HeaderMap, body
     if !tenant.ews_enabled {
         return (StatusCode::FORBIDDEN, "").into_response();
     }
-    match emu.next_fault_where(|f| matches!(f, Fault::EwsServerBusy { .. } | Fault::EwsHtmlPage { .. })) {
+    match emu.next_fault_where(|f| {
+        matches!(f, Fault::EwsServerBusy { .. } | Fault::EwsHtmlPage { .. } | Fault::EwsTruncated)
+    }) {
         Some(Fault::EwsServerBusy { back_off_ms }) => {
             return fault(
                 "ErrorServerBusy",
@@ -229,6 +231,14 @@ pub async fn exchange_asmx(State(emu): State<Arc<Emu>>, headers: HeaderMap, body
             let page = "<html><head><title>Service Unavailable</title></head><body><h2>Service Unavailable</h2><hr><p>HTTP Error 503. The service is unavailable.</p></body></html>";
             let code = StatusCode::from_u16(status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
             return (code, [(header::CONTENT_TYPE, "text/html")], page).into_response();
+        }
+        Some(Fault::EwsTruncated) => {
+            let whole = Box::pin(exchange_asmx(State(emu.clone()), headers, body)).await;
+            let (parts, full) = whole.into_parts();
+            let bytes = axum::body::to_bytes(full, usize::MAX).await.unwrap_or_default();
+            let mut resp = Response::from_parts(parts, axum::body::Body::from(bytes.slice(..bytes.len() / 2)));
+            resp.headers_mut().remove(header::CONTENT_LENGTH);
+            return resp;
         }
         _ => {}
     }

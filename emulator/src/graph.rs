@@ -67,7 +67,7 @@ pub(crate) fn injected(fault: Fault) -> Response {
             retry_after,
         ),
         // EWS faults are taken by the EWS endpoint only (State::next_fault filters them out).
-        Fault::EwsServerBusy { .. } | Fault::EwsHtmlPage { .. } => {
+        Fault::EwsServerBusy { .. } | Fault::EwsHtmlPage { .. } | Fault::EwsTruncated => {
             (StatusCode::SERVICE_UNAVAILABLE, "ServiceUnavailable", "The service is temporarily unavailable.", None)
         }
     };

@@ -44,6 +44,8 @@ pub enum Fault {
     EwsServerBusy { back_off_ms: u32 },
     /// EWS: an HTML error page instead of SOAP (a proxy or IIS in front of Exchange).
     EwsHtmlPage { status: u16 },
+    /// EWS: the right answer cut off halfway (a connection dropped behind a proxy).
+    EwsTruncated,
 }
 
 /// Request counters, for tests that check how often freebusy calls upstream.
@@ -92,7 +94,9 @@ impl State {
 
     /// The next queued Graph fault.
     pub(crate) fn next_fault(&self) -> Option<Fault> {
-        self.next_fault_where(|f| !matches!(f, Fault::EwsServerBusy { .. } | Fault::EwsHtmlPage { .. }))
+        self.next_fault_where(|f| {
+            !matches!(f, Fault::EwsServerBusy { .. } | Fault::EwsHtmlPage { .. } | Fault::EwsTruncated)
+        })
     }
 
     /// The next queued fault that `wanted` accepts.

@@ -295,6 +295,20 @@ async fn an_html_error_page_is_unavailable_not_a_panic_and_not_free() {
 }
 
 #[tokio::test]
+async fn a_truncated_answer_is_unavailable_not_a_panic_and_not_free() {
+    let stack = ews_stack(demo::EWS_PASSWORD).await;
+    stack.emulator.inject(Fault::EwsTruncated);
+    let resp =
+        ask(&stack.api, "onprem", &format!("mailboxes=room.adams@contoso.com,adele.vance@contoso.com&{WEEK}")).await;
+    for m in &resp.mailboxes {
+        let err = m.error.as_ref().unwrap_or_else(|| panic!("an error, got {m:?}"));
+        assert_eq!(err.code, "unavailable");
+        assert!(err.message.contains("unreadable"), "{}", err.message);
+        assert!(m.busy.is_none());
+    }
+}
+
+#[tokio::test]
 async fn a_mailbox_without_free_busy_access_is_access_denied_and_the_rest_are_answered() {
     let mut tenant = demo::tenant();
     tenant.mailboxes.iter_mut().find(|m| m.address.starts_with("lee.gu")).unwrap().share_free_busy = false;
