@@ -15,6 +15,19 @@ pub const DOMAIN: &str = "contoso.com";
 pub const CLIENT_ID: &str = "3f9b2c71-8d4e-4a06-b5f3-2e7c1a9d0b84";
 /// The demo app's secret. The emulator is a stand-in, so a published demo secret is harmless.
 pub const CLIENT_SECRET: &str = "demo~secret~Q8x2.not-a-real-credential";
+/// A certificate registered on the demo app, for certificate credentials (client assertions).
+/// Published with its key, like the demo secret: it opens nothing but the emulator.
+pub const CERTIFICATE_PEM: &str = include_str!("demo-app/app.crt");
+/// The demo certificate's private key (PKCS#8 PEM).
+pub const CERTIFICATE_KEY_PEM: &str = include_str!("demo-app/app.key");
+const CERTIFICATE_PUBLIC_KEY_PEM: &str = include_str!("demo-app/app.pub");
+
+/// The DER inside a one-object PEM text.
+fn pem_der(pem: &str) -> Vec<u8> {
+    use base64::Engine as _;
+    let body: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
+    base64::engine::general_purpose::STANDARD.decode(body).expect("the demo PEM files are valid")
+}
 /// An app granted Calendars.Read, which calendarView needs (subjects for every mailbox).
 pub const DETAILS_CLIENT_ID: &str = "5d3b1f9e-7c4a-4e2b-9f0d-6a8c2e4b1d3f";
 /// Its secret.
@@ -406,7 +419,10 @@ pub fn tenant() -> Tenant {
                 secret_expires: far_future,
                 roles: vec!["Calendars.ReadBasic".into(), "User.Read.All".into(), "Place.Read.All".into()],
                 exchange_roles: vec!["full_access_as_app".into()],
-                certificates: vec![],
+                certificates: vec![crate::tenant::RegisteredCertificate {
+                    der: pem_der(CERTIFICATE_PEM),
+                    public_key_der: pem_der(CERTIFICATE_PUBLIC_KEY_PEM),
+                }],
                 public_client: true,
                 delegated_scopes: vec!["Calendars.ReadBasic".into(), "User.ReadBasic.All".into()],
                 delegated_exchange_scopes: vec!["EWS.AccessAsUser.All".into()],

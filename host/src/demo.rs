@@ -1,9 +1,11 @@
-//! `freebusy demo`: the emulator's demo tenant served through the real Graph component, with no
-//! account needed.
+//! `freebusy demo`: the emulator's demo tenant served through the real provider components, with
+//! no account needed, once for every way admins connect: Graph with a client secret, with a
+//! certificate, and with a user's delegated sign-in, and EWS with Basic authentication.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use anyhow::Context as _;
 use chrono::{Datelike, Duration, Utc};
 use freebusy_emulator::{demo, Emulator, Options};
 
@@ -33,9 +35,19 @@ pub fn find_components_dir() -> Option<PathBuf> {
     candidates.into_iter().find(|d| d.join(GRAPH_COMPONENT).is_file())
 }
 
-/// The config for the emulator's demo tenant, once through Graph (`contoso`, the default) and
-/// once through EWS with Basic authentication (`contoso-ews`). Like a real deployment it reads
-/// the secrets from files in `secrets`, not from the config text.
+/// Tenants the demo serves, each the same Contoso tenant connected another way.
+pub const DEMO_TENANTS: &[(&str, &str)] = &[
+    ("contoso", "Graph, client secret (the default tenant)"),
+    ("contoso-cert", "Graph, certificate credentials (signed client assertion)"),
+    ("contoso-delegated", "Graph, delegated: signed in as adele.vance by the device code flow"),
+    ("contoso-ews", "EWS, Basic authentication"),
+];
+
+/// Who the delegated demo tenant signs in as.
+pub const DELEGATED_USER: &str = "adele.vance@contoso.com";
+
+/// The config for the emulator's demo tenant, connected as [`DEMO_TENANTS`] lists. Like a real
+/// deployment it reads the secrets from files in `secrets`, not from the config text.
 pub fn demo_config(emulator_url: &str, components_dir: &Path, secrets: &Path) -> String {
     format!(
         r#"default_tenant = "contoso"
@@ -56,6 +68,28 @@ client_secret = {{ file = "{secret}" }}
 authority = "{url}"
 graph_base_url = "{url}"
 
+[tenants.contoso-cert]
+provider = "graph"
+
+[tenants.contoso-cert.settings]
+tenant_id = "{tenant}"
+client_id = "{client}"
+client_certificate = {{ file = "{certificate}" }}
+client_certificate_key = {{ file = "{certificate_key}" }}
+authority = "{url}"
+graph_base_url = "{url}"
+
+[tenants.contoso-delegated]
+provider = "graph"
+
+[tenants.contoso-delegated.settings]
+tenant_id = "{tenant}"
+client_id = "{client}"
+auth = "delegated"
+refresh_token = {{ file = "{refresh_token}" }}
+authority = "{url}"
+graph_base_url = "{url}"
+
 [tenants.contoso-ews]
 provider = "ews"
 
@@ -69,6 +103,9 @@ password = {{ file = "{ews_password}" }}
         client = demo::CLIENT_ID,
         ews_component = components_dir.join(EWS_COMPONENT).display(),
         secret = secrets.join("client_secret").display(),
+        certificate = secrets.join("app.crt").display(),
+        certificate_key = secrets.join("app.key").display(),
+        refresh_token = secrets.join("refresh_token").display(),
         ews_user = demo::EWS_USER,
         ews_password = secrets.join("ews_password").display(),
         url = emulator_url,
@@ -83,14 +120,32 @@ pub struct Demo {
     pub service: Arc<Service>,
 }
 
-/// Start the emulator on a free loopback port and a service for its demo tenant.
+/// Start the emulator on a free loopback port and a service for its demo tenant. The delegated
+/// tenant's user signs in first, by the same device code flow as `freebusy login`, the emulator
+/// approving the code as [`DELEGATED_USER`].
 pub async fn start(components_dir: &Path, runtime: RuntimeConfig) -> anyhow::Result<Demo> {
-    let emulator = Emulator::start(([127, 0, 0, 1], 0).into(), Options::default()).await?;
-    let secret_dir = std::env::temp_dir().join(format!("freebusy-demo-{}", std::process::id()));
+    let options = Options { device_code_interval_secs: 1, ..Options::default() };
+    let emulator = Emulator::start(([127, 0, 0, 1], 0).into(), options).await?;
+    let secret_dir =
+        std::env::temp_dir().join(format!("freebusy-demo-{}", emulator.base_url.rsplit(':').next().unwrap_or("0")));
     std::fs::create_dir_all(&secret_dir)?;
     std::fs::write(secret_dir.join("client_secret"), demo::CLIENT_SECRET)?;
     std::fs::write(secret_dir.join("ews_password"), demo::EWS_PASSWORD)?;
+    std::fs::write(secret_dir.join("app.crt"), demo::CERTIFICATE_PEM)?;
+    crate::service::write_private_file(&secret_dir.join("app.key"), demo::CERTIFICATE_KEY_PEM)?;
     let loaded = LoadedConfig::from_str(&demo_config(&emulator.base_url, components_dir, &secret_dir), PathBuf::new())?;
+    let login = crate::login::params_for(&loaded, "contoso-delegated")?;
+    let approve = async {
+        loop {
+            if let Some(code) = emulator.pending_user_codes().first() {
+                emulator.approve_device_code(code, DELEGATED_USER);
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    };
+    let (signed_in, ()) = tokio::join!(crate::login::device_code(&login, |_| {}), approve);
+    signed_in.context("the demo's delegated sign-in")?;
     let runtime = Runtime::new(runtime)?;
     let service = Arc::new(Service::from_config(&loaded, &runtime).await?);
     Ok(Demo { emulator, service })

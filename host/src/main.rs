@@ -214,7 +214,10 @@ async fn main() -> anyhow::Result<()> {
             println!("freebusy demo: Microsoft 365 emulator at {} (demo tenant 'Contoso')", d.emulator.base_url);
             println!("API at {url}  (Graph provider component: {})", dir.join(demo::GRAPH_COMPONENT).display());
             println!("try:\n  {}", demo::sample_curl(&url));
-            println!("the same tenant through EWS: replace /v1/freebusy with /v1/tenants/contoso-ews/freebusy");
+            println!("the same tenant connected every way admins do (replace /v1/freebusy with /v1/tenants/<name>/freebusy):");
+            for (name, how) in demo::DEMO_TENANTS {
+                println!("  {name:<18} {how}");
+            }
             println!("people: adele.vance, megan.bowen, pradeep.gupta, alex.wilber, diego.siciliani, johanna.lorenz, lee.gu, lidia.holloway, nestor.wilke, patti.fernandez");
             println!("rooms:  room.adams, room.baker, room.crystal   (all @{})", freebusy_emulator::demo::DOMAIN);
             api::serve(listener, d.service.clone()).await?;

@@ -1,5 +1,6 @@
 //! `/readyz` and `freebusy check`'s data: credential health per tenant, the missing
-//! permission named, and a secret's expiry reported 30 days ahead.
+//! permission named, and a secret's expiry reported 30 days ahead; the demo comes up ready in
+//! every connection mode.
 
 use chrono::{Duration, Utc};
 use freebusy_emulator::demo;
@@ -71,4 +72,31 @@ async fn not_ready_when_a_secret_expired_a_permission_is_missing_or_the_secret_i
     let wrong = find(&body, "wrongsecret");
     assert!(wrong["summary"].as_str().unwrap().contains("AADSTS7000215"), "{wrong}");
     assert!(!body.to_string().contains("not-the-secret"), "a secret leaked into /readyz");
+}
+
+#[tokio::test]
+async fn the_demo_serves_one_tenant_through_every_way_admins_connect() {
+    let demo = freebusy_host::demo::start(freebusy_tests::components(), RuntimeConfig::default()).await.unwrap();
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await.unwrap();
+    let api = format!("http://{}", listener.local_addr().unwrap());
+    let server = tokio::spawn(freebusy_host::api::serve(listener, demo.service.clone()));
+    // Adele's week, the same whichever way the tenant is connected (she is also the user the
+    // delegated tenant signed in as).
+    let query =
+        "mailboxes=adele.vance@contoso.com,room.adams@contoso.com&start=2026-03-23T00:00:00Z&end=2026-03-31T00:00:00Z";
+    let mut answers = Vec::new();
+    for (tenant, _) in freebusy_host::demo::DEMO_TENANTS {
+        let (status, _, body) = get(&format!("{api}/v1/tenants/{tenant}/freebusy?{query}")).await;
+        assert_eq!(status, 200, "{tenant}: {body}");
+        let r: freebusy_core::api::FreeBusyResponse = serde_json::from_str(&body).unwrap();
+        assert!(r.mailboxes.iter().all(|m| m.busy.as_ref().is_some_and(|b| !b.is_empty())), "{tenant}: {body}");
+        answers.push((tenant, r.mailboxes.into_iter().map(|m| m.busy).collect::<Vec<_>>()));
+    }
+    for (tenant, busy) in &answers[1..] {
+        assert_eq!(busy, &answers[0].1, "{tenant} differs from {}", answers[0].0);
+    }
+    // And every tenant's credentials check out.
+    let (status, body) = readyz(&api).await;
+    assert_eq!(status, 200, "{body}");
+    server.abort();
 }
