@@ -29,6 +29,8 @@ pub struct DeviceGrant {
     pub expires: DateTime<Utc>,
     pub approved_user: Option<String>,
     pub polls: u32,
+    /// When the client last polled, to tell it to slow down when it polls too often.
+    pub last_poll: Option<DateTime<Utc>>,
 }
 
 /// An authorization code waiting to be redeemed.
@@ -96,16 +98,17 @@ pub async fn devicecode(
             tenant_id: tenant.id.clone(),
             client_id,
             scope: form.get("scope").cloned().unwrap_or_default(),
-            expires: Utc::now() + Duration::seconds(900),
+            expires: Utc::now() + Duration::seconds(emu.device_code_lifetime_secs),
             approved_user: None,
             polls: 0,
+            last_poll: None,
         },
     );
     Json(json!({
         "user_code": user_code,
         "device_code": device_code,
         "verification_uri": "https://microsoft.com/devicelogin",
-        "expires_in": 900,
+        "expires_in": emu.device_code_lifetime_secs,
         "interval": interval,
         "message": format!("To sign in, use a web browser to open the page https://microsoft.com/devicelogin and enter the code {user_code} to authenticate."),
     }))
@@ -178,8 +181,22 @@ pub(crate) fn grant(emu: &Emu, tenant: &Tenant, grant: &str, form: &HashMap<Stri
                 );
             };
             device.polls += 1;
-            if device.expires <= Utc::now() {
+            let now = Utc::now();
+            if device.expires <= now {
                 return error(StatusCode::BAD_REQUEST, "expired_token", 70019, "Verification code expired.");
+            }
+            // RFC 8628 slow_down for a client that polls before the interval has passed; Entra's
+            // table does not list it, but clients must handle it (reference §4) [I].
+            let interval = Duration::seconds(emu.device_code_interval_secs as i64);
+            let too_soon = device.last_poll.is_some_and(|last| now - last < interval);
+            device.last_poll = Some(now);
+            if too_soon {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    "slow_down",
+                    70016,
+                    "OAuth 2.0 device flow error. Polling too frequently: wait the interval between requests.",
+                );
             }
             let Some(user) = device.approved_user.clone() else {
                 // The real wording and envelope of a pending answer (reference §4).

@@ -75,6 +75,7 @@ pub struct State {
     /// Serving HTTPS (for absolute URLs the emulator hands out).
     pub(crate) tls: std::sync::atomic::AtomicBool,
     pub(crate) device_code_interval_secs: u64,
+    pub(crate) device_code_lifetime_secs: i64,
     pub(crate) refresh_token_lifetime_secs: i64,
     pub(crate) ews_schema_dir: Option<std::path::PathBuf>,
     pub(crate) ews_max_window_days: i64,
@@ -136,6 +137,8 @@ pub struct Options {
     pub tenants: Vec<Tenant>,
     /// Seconds a device-code client must wait between polls (Entra says 5).
     pub device_code_interval_secs: u64,
+    /// How long a device code can be redeemed (Entra: 900 s, reference §4).
+    pub device_code_lifetime_secs: i64,
     /// Lifetime of refresh tokens (Entra: 90 days of inactivity).
     pub refresh_token_lifetime_secs: i64,
     /// Where `messages.xsd` and `types.xsd` are; when set, EWS requests are validated with
@@ -152,6 +155,7 @@ impl Default for Options {
             token_lifetime_secs: 3599,
             tenants: vec![demo::tenant()],
             device_code_interval_secs: 5,
+            device_code_lifetime_secs: 900,
             refresh_token_lifetime_secs: 90 * 86_400,
             ews_schema_dir: None,
             ews_max_window_days: 42,
@@ -283,6 +287,7 @@ fn state(options: Options) -> Arc<State> {
         delegated: Mutex::new(delegated::Delegated::default()),
         tls: std::sync::atomic::AtomicBool::new(false),
         device_code_interval_secs: options.device_code_interval_secs,
+        device_code_lifetime_secs: options.device_code_lifetime_secs,
         refresh_token_lifetime_secs: options.refresh_token_lifetime_secs,
         ews_schema_dir: options.ews_schema_dir,
         ews_max_window_days: options.ews_max_window_days,

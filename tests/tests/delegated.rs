@@ -187,3 +187,40 @@ authority = "{url}"
     // A delegated EWS call impersonates nobody.
     assert!(!stack.emulator.ews_requests().pop().unwrap().contains("ExchangeImpersonation"));
 }
+
+#[tokio::test]
+async fn a_device_code_client_polling_too_fast_is_slowed_down_and_an_unused_code_expires() {
+    let options = Options { device_code_interval_secs: 1, device_code_lifetime_secs: 2, ..Options::default() };
+    let emulator = Emulator::start(([127, 0, 0, 1], 0).into(), options).await.unwrap();
+    let http = reqwest::Client::new();
+    let endpoint = |path: &str| format!("{}/{}/oauth2/v2.0/{path}", emulator.base_url, demo::TENANT_ID);
+    let started: serde_json::Value = http
+        .post(endpoint("devicecode"))
+        .form(&[("client_id", demo::CLIENT_ID), ("scope", "https://graph.microsoft.com/.default offline_access")])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let poll = || {
+        http.post(endpoint("token"))
+            .form(&[
+                ("grant_type", "urn:ietf:params:oauth:grant-type:device_code"),
+                ("client_id", demo::CLIENT_ID),
+                ("device_code", started["device_code"].as_str().unwrap()),
+            ])
+            .send()
+    };
+    let error = |v: serde_json::Value| v["error"].as_str().unwrap_or_default().to_string();
+    assert_eq!(error(poll().await.unwrap().json().await.unwrap()), "authorization_pending");
+    assert_eq!(error(poll().await.unwrap().json().await.unwrap()), "slow_down", "a second poll at once");
+
+    // Nobody signs in: `freebusy login` stops with a clear message when the code expires.
+    let file = token_file("expired");
+    let outcome =
+        tokio::time::timeout(Duration::from_secs(30), login::device_code(&params(&emulator, &file), |_| {})).await;
+    let message = format!("{:#}", outcome.expect("gives up by itself").expect_err("never signed in"));
+    assert!(message.to_lowercase().contains("expired"), "{message}");
+    assert!(!file.exists(), "no token file without a sign-in");
+}
