@@ -26,9 +26,16 @@ pub struct FreeBusyRequest {
     pub interval_minutes: Option<u32>,
     /// Ask for subjects and locations where the upstream allows them.
     pub details: bool,
+    /// Also ask the upstream for its own merged view at `interval_minutes` (`upstreamView`).
+    pub upstream_view: bool,
 }
 
 impl FreeBusyRequest {
+    /// The interval to ask the upstream's own merged view at, if the request wants it.
+    pub fn upstream_interval(&self) -> Option<u32> {
+        self.interval_minutes.filter(|_| self.upstream_view)
+    }
+
     /// Characters in an availability string for this request: one per interval, the last
     /// possibly partial. `None` without an interval.
     pub fn view_slots(&self) -> Option<usize> {
@@ -54,6 +61,9 @@ pub struct RawFreeBusyRequest {
     /// `true` or `false`.
     #[serde(default, deserialize_with = "bool_or_string")]
     pub details: Option<String>,
+    /// `true` to also get the upstream's own merged view (needs `interval`).
+    #[serde(default, deserialize_with = "bool_or_string")]
+    pub upstream: Option<String>,
 }
 
 fn number_or_string<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
@@ -80,6 +90,7 @@ impl RawFreeBusyRequest {
                 "end" => raw.end = Some(value.to_string()),
                 "interval" => raw.interval = Some(value.to_string()),
                 "details" => raw.details = Some(value.to_string()),
+                "upstream" => raw.upstream = Some(value.to_string()),
                 other => unknown.push(InvalidParam::new(other, "unknown parameter")),
             }
         }
@@ -149,17 +160,29 @@ impl RawFreeBusyRequest {
                 }
             },
         };
-        let details = match self.details.as_deref().map(str::trim) {
-            None | Some("") | Some("false") | Some("0") => false,
-            Some("true") | Some("1") => true,
-            Some(other) => {
-                errors.push(InvalidParam::new("details", format!("must be true or false, got '{other}'")));
-                false
-            }
-        };
+        let details = flag("details", self.details.as_deref(), &mut errors);
+        let upstream_view = flag("upstream", self.upstream.as_deref(), &mut errors);
+        if upstream_view && interval_minutes.is_none() && self.interval.is_none() {
+            errors.push(InvalidParam::new(
+                "upstream",
+                "needs an interval: the upstream's view is one digit per interval",
+            ));
+        }
         match (errors.is_empty(), window) {
-            (true, Some(window)) => Ok(FreeBusyRequest { mailboxes, window, interval_minutes, details }),
+            (true, Some(window)) => Ok(FreeBusyRequest { mailboxes, window, interval_minutes, details, upstream_view }),
             _ => Err(Problem::invalid(errors)),
+        }
+    }
+}
+
+/// A `true`/`false` parameter (also `1`/`0`); absent is false.
+fn flag(name: &str, value: Option<&str>, errors: &mut Vec<InvalidParam>) -> bool {
+    match value.map(str::trim) {
+        None | Some("") | Some("false") | Some("0") => false,
+        Some("true") | Some("1") => true,
+        Some(other) => {
+            errors.push(InvalidParam::new(name, format!("must be true or false, got '{other}'")));
+            false
         }
     }
 }
@@ -343,7 +366,7 @@ pub struct MailboxResult {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub availability_view: Option<String>,
     /// The upstream's own merged view at `interval` (Graph `availabilityView`, EWS
-    /// `MergedFreeBusy`), when `interval` was given and the provider returned it for the whole
+    /// `MergedFreeBusy`), when `upstream=true` and the provider returned it for the whole
     /// window. Same alphabet, but Microsoft writes working elsewhere as 0 "for backward
     /// compatibility"; for clients that must match what Outlook shows digit for digit.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -18,7 +18,7 @@ pub struct Piece {
 /// slices join into one string.
 pub fn plan(req: &FreeBusyRequest, max_mailboxes: u32, max_window_days: u32) -> Vec<Piece> {
     let mut slice = i64::from(max_window_days.max(1)) * DAY_MS;
-    if let Some(interval) = req.interval_minutes {
+    if let Some(interval) = req.upstream_interval() {
         let slot = i64::from(interval.max(1)) * MINUTE_MS;
         slice = (slice / slot).max(1) * slot;
     }
@@ -125,7 +125,7 @@ pub fn assemble(req: &FreeBusyRequest, pieces: &[Piece], results: Vec<PieceResul
         .map(|_| Joined {
             blocks: Vec::new(),
             hours: None,
-            upstream_view: req.interval_minutes.map(|_| String::new()),
+            upstream_view: req.upstream_interval().map(|_| String::new()),
             error: None,
         })
         .collect();
@@ -198,6 +198,7 @@ mod tests {
             window: Window { start: 0, end: days * DAY_MS },
             interval_minutes: None,
             details: false,
+            upstream_view: false,
         }
     }
 
@@ -257,7 +258,7 @@ mod tests {
     #[test]
     fn slices_are_whole_intervals_so_upstream_views_join() {
         // 63 days at 7-minute slots: the 62-day limit is not a multiple of 7 minutes.
-        let req = FreeBusyRequest { interval_minutes: Some(7), ..request(&["a@x.com"], 63) };
+        let req = FreeBusyRequest { interval_minutes: Some(7), upstream_view: true, ..request(&["a@x.com"], 63) };
         let pieces = plan(&req, 20, 62);
         assert_eq!(pieces.len(), 2);
         let first = pieces[0].window.len_ms();

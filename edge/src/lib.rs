@@ -98,7 +98,7 @@ fn call_with_retries(settings: &[(String, String)], piece: &Piece, req: &FreeBus
         mailboxes: piece.mailboxes.clone(),
         window: wit::Window { start: piece.window.start, end: piece.window.end },
         details: req.details,
-        view_interval: req.interval_minutes,
+        view_interval: req.upstream_interval(),
     };
     let mut attempt = 0;
     loop {

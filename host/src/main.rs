@@ -153,6 +153,7 @@ async fn main() -> anyhow::Result<()> {
                 end: Some(end),
                 interval: interval.map(|i| i.to_string()),
                 details: Some(details.to_string()),
+                upstream: None,
             };
             let req = raw.validate().map_err(|p| anyhow::anyhow!("{}", p.detail))?;
             let resp = service.freebusy(tenant.as_deref(), &req).await?;

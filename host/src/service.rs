@@ -360,7 +360,7 @@ impl Tenant {
             mailboxes: piece.mailboxes.clone(),
             window: wit::Window { start: piece.window.start, end: piece.window.end },
             details: req.details,
-            view_interval: req.interval_minutes,
+            view_interval: req.upstream_interval(),
         };
         let mut attempt = 0;
         loop {

@@ -44,6 +44,13 @@ async fn each_kind_of_bad_query_is_a_400_naming_the_parameter() {
     let p = problem(&format!("{api}?mailboxes=a@contoso.com&{ok_window}&interval=2")).await;
     assert_eq!(names(&p), vec!["interval"]);
 
+    let p = problem(&format!("{api}?mailboxes=a@contoso.com&{ok_window}&upstream=true")).await;
+    assert_eq!(names(&p), vec!["upstream"]);
+    assert!(p.detail.contains("needs an interval"), "{}", p.detail);
+
+    let p = problem(&format!("{api}?mailboxes=a@contoso.com&{ok_window}&interval=30&upstream=maybe")).await;
+    assert_eq!(names(&p), vec!["upstream"]);
+
     let p = problem(&format!("{api}?mailboxes=a@contoso.com&{ok_window}&colour=blue")).await;
     assert_eq!(names(&p), vec!["colour"]);
 }

@@ -80,8 +80,8 @@ async fn both_upstreams_merged_views_agree_with_each_other_and_the_computed_view
     // A DST week at 15 minutes, and 90 days at 7 minutes: Graph's calls split at 62 days and
     // EWS's at 42, neither a multiple of 7 minutes, so the joins are tested.
     for query in [
-        format!("mailboxes={PEOPLE}&{WEEK}&interval=15"),
-        format!("mailboxes={PEOPLE}&start=2026-01-05T00:00:00Z&end=2026-04-05T00:00:00Z&interval=7"),
+        format!("mailboxes={PEOPLE}&{WEEK}&interval=15&upstream=true"),
+        format!("mailboxes={PEOPLE}&start=2026-01-05T00:00:00Z&end=2026-04-05T00:00:00Z&interval=7&upstream=true"),
     ] {
         let graph = ask(&stack.api, "contoso", &query).await;
         let ews = ask(&stack.api, "onprem", &query).await;
@@ -106,9 +106,10 @@ async fn both_upstreams_merged_views_agree_with_each_other_and_the_computed_view
     let asked = stack.emulator.ews_requests();
     assert!(asked.iter().any(|r| r.contains("<t:RequestedView>FreeBusyMerged</t:RequestedView>")
         && r.contains("<t:MergedFreeBusyIntervalInMinutes>7</t:MergedFreeBusyIntervalInMinutes>")));
-    // Without an interval, no merged view is asked for and none is reported.
-    let plain = ask(&stack.api, "onprem", &format!("mailboxes={PEOPLE}&{WEEK}")).await;
-    assert!(plain.mailboxes.iter().all(|m| m.upstream_view.is_none() && m.availability_view.is_none()));
+    // Without upstream=true, no merged view is asked for and none is reported; freebusy's own
+    // view is still there.
+    let plain = ask(&stack.api, "onprem", &format!("mailboxes={PEOPLE}&{WEEK}&interval=15")).await;
+    assert!(plain.mailboxes[..4].iter().all(|m| m.upstream_view.is_none() && m.availability_view.is_some()));
     let last = stack.emulator.ews_requests().pop().unwrap();
     assert!(last.contains("<t:RequestedView>FreeBusy</t:RequestedView>"), "{last}");
 }

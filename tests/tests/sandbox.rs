@@ -90,7 +90,7 @@ async fn a_component_built_against_contract_0_1_0_still_loads_and_answers() {
     // Four mailboxes over ten days: the fixture's limits (2 mailboxes, 7 days) make four calls,
     // each answering "tentative for the first hour of my window".
     let query = "mailboxes=a@x.example,missing@x.example,b@x.example,c@x.example\
-                 &start=2026-03-23T00:00:00Z&end=2026-04-02T00:00:00Z&interval=60&details=true";
+                 &start=2026-03-23T00:00:00Z&end=2026-04-02T00:00:00Z&interval=60&details=true&upstream=true";
     let (status, _, body) = get(&format!("{}/v1/tenants/legacy/freebusy?{query}", stack.api)).await;
     assert_eq!(status, 200, "{body}");
     let resp: FreeBusyResponse = serde_json::from_str(&body).unwrap();
@@ -103,7 +103,7 @@ async fn a_component_built_against_contract_0_1_0_still_loads_and_answers() {
         let view = m.availability_view.as_deref().unwrap();
         assert_eq!(view.len(), 240);
         assert_eq!((&view[..2], &view[168..170]), ("10", "10"));
-        // 0.1.0 has no merged view to pass on.
+        // 0.1.0 has no merged view to pass on, even when asked.
         assert_eq!(m.upstream_view, None);
     }
 
