@@ -377,6 +377,13 @@ pub struct MailboxResult {
     /// Why this mailbox could not be read.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<MailboxError>,
+    /// Seconds since the upstream gave this answer, when it came from the host's cache.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache_age_seconds: Option<u64>,
+    /// Why a fresh answer could not be had, when this one is stale: served from the cache
+    /// after its TTL because the upstream failed (`stale_if_error_secs`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stale: Option<MailboxError>,
 }
 
 /// A stretch of merged busy time.
@@ -444,6 +451,8 @@ impl MailboxResult {
             upstream_view: None,
             working_hours,
             error: None,
+            cache_age_seconds: None,
+            stale: None,
         }
     }
 
@@ -457,6 +466,8 @@ impl MailboxResult {
             upstream_view: None,
             working_hours: None,
             error: Some(error),
+            cache_age_seconds: None,
+            stale: None,
         }
     }
 }

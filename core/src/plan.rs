@@ -102,6 +102,11 @@ impl MailboxSchedule {
     pub fn of_blocks(blocks: Vec<Block>) -> Self {
         MailboxSchedule { blocks, ..Default::default() }
     }
+
+    /// The same with these working hours.
+    pub fn with_working_hours(self, working_hours: Option<WorkingHours>) -> Self {
+        MailboxSchedule { working_hours, ..self }
+    }
 }
 
 /// The result of one [`Piece`].
@@ -111,29 +116,28 @@ pub type PieceResult = Result<Vec<MailboxAnswer>, MailboxError>;
 /// piece is an error (a partial timeline would look free where it was not read), and so is a
 /// mailbox a provider did not answer for.
 pub fn assemble(req: &FreeBusyRequest, pieces: &[Piece], results: Vec<PieceResult>) -> FreeBusyResponse {
-    // Per mailbox: what its pieces said, joined. The upstream view survives only if every
-    // piece had one (pieces of a mailbox come in window order).
-    struct Joined {
-        blocks: Vec<Block>,
-        hours: Option<WorkingHours>,
-        upstream_view: Option<String>,
-        error: Option<MailboxError>,
-    }
-    let mut state: Vec<Joined> = req
+    respond(req, join(req, pieces, results))
+}
+
+/// What the pieces said about each requested mailbox, in request order: its schedule over the
+/// whole window (every item once, sorted; the upstream view only if every piece had one and it
+/// has one digit per slot), or the first error.
+pub fn join(req: &FreeBusyRequest, pieces: &[Piece], results: Vec<PieceResult>) -> Vec<MailboxOutcome> {
+    let mut state: Vec<MailboxOutcome> = req
         .mailboxes
         .iter()
-        .map(|_| Joined {
-            blocks: Vec::new(),
-            hours: None,
-            upstream_view: req.upstream_interval().map(|_| String::new()),
-            error: None,
+        .map(|_| {
+            Ok(MailboxSchedule {
+                merged_view: req.upstream_interval().map(|_| String::new()),
+                ..MailboxSchedule::default()
+            })
         })
         .collect();
     let index = |m: &str| req.mailboxes.iter().position(|x| x.eq_ignore_ascii_case(m));
     for (piece, result) in pieces.iter().zip(results) {
         for mailbox in &piece.mailboxes {
             let Some(i) = index(mailbox) else { continue };
-            let slot = &mut state[i];
+            let Ok(joined) = &mut state[i] else { continue };
             let outcome = match &result {
                 Err(e) => Err(e.clone()),
                 Ok(answers) => match answers.iter().find(|a| a.mailbox.eq_ignore_ascii_case(mailbox)) {
@@ -144,18 +148,17 @@ pub fn assemble(req: &FreeBusyRequest, pieces: &[Piece], results: Vec<PieceResul
                 },
             };
             match outcome {
-                Err(e) => {
-                    slot.error.get_or_insert(e);
-                }
+                Err(e) => state[i] = Err(e),
                 Ok(schedule) => {
-                    slot.blocks.extend(schedule.blocks.into_iter().filter(|b| b.end > b.start));
-                    if slot.hours.is_none() {
-                        slot.hours = schedule.working_hours;
+                    joined.blocks.extend(schedule.blocks.into_iter().filter(|b| b.end > b.start));
+                    if joined.working_hours.is_none() {
+                        joined.working_hours = schedule.working_hours;
                     }
-                    slot.upstream_view = match (slot.upstream_view.take(), schedule.merged_view) {
-                        (Some(mut joined), Some(piece)) => {
-                            joined.push_str(&piece);
-                            Some(joined)
+                    // Pieces of a mailbox come in window order, so their views join in order.
+                    joined.merged_view = match (joined.merged_view.take(), schedule.merged_view) {
+                        (Some(mut whole), Some(piece)) => {
+                            whole.push_str(&piece);
+                            Some(whole)
                         }
                         _ => None,
                     };
@@ -163,18 +166,30 @@ pub fn assemble(req: &FreeBusyRequest, pieces: &[Piece], results: Vec<PieceResul
             }
         }
     }
+    for joined in state.iter_mut().flatten() {
+        // An item spanning a window split comes back from both calls.
+        joined.blocks.sort_by_key(|b| (b.start, b.end, b.status.precedence()));
+        joined.blocks.dedup();
+        joined.merged_view = joined.merged_view.take().filter(|v| Some(v.chars().count()) == req.view_slots());
+    }
+    state
+}
+
+/// One mailbox's schedule over a request's window, or why it could not be read.
+pub type MailboxOutcome = Result<MailboxSchedule, MailboxError>;
+
+/// The answer to `req` from each mailbox's outcome (in request order): clipped, merged and
+/// rendered as the request asked.
+pub fn respond(req: &FreeBusyRequest, outcomes: Vec<MailboxOutcome>) -> FreeBusyResponse {
     let mailboxes = req
         .mailboxes
         .iter()
-        .zip(state)
-        .map(|(m, mut joined)| match joined.error {
-            Some(e) => MailboxResult::from_error(m, e),
-            None => {
-                // An item spanning a window split comes back from both calls.
-                joined.blocks.sort_by_key(|b| (b.start, b.end, b.status.precedence()));
-                joined.blocks.dedup();
-                let mut result = MailboxResult::from_blocks(m, &joined.blocks, joined.hours, req);
-                result.upstream_view = joined.upstream_view.filter(|v| Some(v.chars().count()) == req.view_slots());
+        .zip(outcomes)
+        .map(|(m, outcome)| match outcome {
+            Err(e) => MailboxResult::from_error(m, e),
+            Ok(schedule) => {
+                let mut result = MailboxResult::from_blocks(m, &schedule.blocks, schedule.working_hours, req);
+                result.upstream_view = schedule.merged_view;
                 result
             }
         })

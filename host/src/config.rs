@@ -37,6 +37,9 @@ pub struct Config {
     /// Runtime limits.
     #[serde(default)]
     pub runtime: RuntimeSection,
+    /// The free/busy cache.
+    #[serde(default)]
+    pub cache: CacheSection,
     /// Provider components by name.
     #[serde(default)]
     pub providers: BTreeMap<String, ProviderSection>,
@@ -47,6 +50,44 @@ pub struct Config {
 
 fn default_listen() -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], 8080))
+}
+
+/// `[cache]`: how long answers are reused (see `crate::cache`).
+#[derive(Deserialize, Clone, Debug)]
+#[serde(deny_unknown_fields, default)]
+pub struct CacheSection {
+    /// Seconds an answer is reused without asking the upstream; 0 turns the cache off.
+    pub ttl_secs: u64,
+    /// Seconds beyond that an answer may be served, marked stale, while the upstream fails.
+    pub stale_if_error_secs: u64,
+    /// Cache `details=true` answers (subjects) too.
+    pub details: bool,
+    /// Most mailbox-days kept in memory.
+    pub max_entries: usize,
+}
+
+impl Default for CacheSection {
+    fn default() -> Self {
+        let d = crate::cache::CacheSettings::default();
+        CacheSection {
+            ttl_secs: d.ttl.as_secs(),
+            stale_if_error_secs: d.stale_if_error.as_secs(),
+            details: d.details,
+            max_entries: d.max_entries,
+        }
+    }
+}
+
+impl CacheSection {
+    /// The cache's settings.
+    pub fn settings(&self) -> crate::cache::CacheSettings {
+        crate::cache::CacheSettings {
+            ttl: std::time::Duration::from_secs(self.ttl_secs),
+            stale_if_error: std::time::Duration::from_secs(self.stale_if_error_secs),
+            details: self.details,
+            max_entries: self.max_entries,
+        }
+    }
 }
 
 /// `[runtime]`.

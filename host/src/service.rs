@@ -1,6 +1,7 @@
-//! Tenants and the scheduler: a free/busy request becomes provider calls within the provider's
-//! limits (mailboxes per call, days per window), run concurrently within the tenant's cap,
-//! retried after throttling as the upstream asked, and put back together per mailbox.
+//! Tenants and the scheduler: a free/busy request is answered from the tenant's cache where it
+//! can be, and the rest becomes provider calls within the provider's limits (mailboxes per call,
+//! days per window), run concurrently within the tenant's cap, retried after throttling as the
+//! upstream asked, shared with identical concurrent requests, and put back together per mailbox.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -11,9 +12,13 @@ use freebusy_core::api::{
     DirectoryEntry, DirectoryRequest, DirectoryResponse, EntryKind, FreeBusyRequest, FreeBusyResponse,
 };
 use freebusy_core::model::MailboxError;
-use freebusy_core::plan::{assemble, plan, throttle_retry_delay_ms, Piece, PieceResult, ProviderFailure};
+use freebusy_core::plan::{
+    join, plan, respond, throttle_retry_delay_ms, MailboxOutcome, MailboxSchedule, Piece, PieceResult, ProviderFailure,
+};
+use futures::future::{BoxFuture, FutureExt, Shared};
 use tokio::sync::Semaphore;
 
+use crate::cache::{days_of, window_of, Cache};
 use crate::config::LoadedConfig;
 use crate::runtime::bindings::exports::freebusy::provider::provider::Query;
 use crate::runtime::bindings::freebusy::provider::types as wit;
@@ -40,6 +45,10 @@ pub struct Tenant {
     /// that what it caches (the access token, a known mailbox) serves the pieces after it
     /// instead of every concurrent piece fetching its own token.
     warm: std::sync::atomic::AtomicBool,
+    /// Answers by mailbox and day.
+    pub cache: Cache,
+    /// Upstream fetches under way, shared by identical concurrent requests.
+    in_flight: std::sync::Mutex<HashMap<String, Shared<BoxFuture<'static, Vec<MailboxOutcome>>>>>,
 }
 
 impl Tenant {
@@ -211,6 +220,8 @@ fn build_tenant(
         max_window_days: info.limits.max_window_days,
         calls: Semaphore::new(section.max_concurrent_calls),
         warm: std::sync::atomic::AtomicBool::new(false),
+        cache: Cache::new(loaded.config.cache.settings()),
+        in_flight: std::sync::Mutex::new(HashMap::new()),
         file_settings,
         secret_expires: section.secret_expires,
         provider,
@@ -336,9 +347,100 @@ impl Tenant {
         })
     }
 
+    /// Answer a free/busy request: each mailbox from the cache while its days are fresh, the
+    /// others from the provider (stored for the next request); an upstream failure is answered
+    /// with an expired entry, marked stale, while the stale-if-error allowance lasts.
+    pub async fn freebusy(self: &Arc<Self>, req: &FreeBusyRequest) -> FreeBusyResponse {
+        if !self.cache.serves(req.details, req.upstream_view) {
+            return respond(req, self.fetch(req).await);
+        }
+        let days = days_of(req.window);
+        let now = chrono::Utc::now().timestamp_millis();
+        let age = |fetched_at: i64| u64::try_from((now - fetched_at) / 1000).unwrap_or(0);
+        let from_cache =
+            |hit: crate::cache::Cached| MailboxSchedule::of_blocks(hit.blocks).with_working_hours(hit.working_hours);
+        let n = req.mailboxes.len();
+        let mut outcomes: Vec<Option<MailboxOutcome>> = vec![None; n];
+        let mut ages: Vec<Option<u64>> = vec![None; n];
+        let mut stale: Vec<Option<MailboxError>> = vec![None; n];
+        let mut missing = Vec::new();
+        for (i, mailbox) in req.mailboxes.iter().enumerate() {
+            match self.cache.fresh(mailbox, &days, req.details) {
+                Some(hit) => {
+                    ages[i] = Some(age(hit.fetched_at));
+                    outcomes[i] = Some(Ok(from_cache(hit)));
+                }
+                None => missing.push(i),
+            }
+        }
+        if !missing.is_empty() {
+            // Whole days, so that the answer serves every window within them.
+            let sub = FreeBusyRequest {
+                mailboxes: missing.iter().map(|&i| req.mailboxes[i].clone()).collect(),
+                window: window_of(&days),
+                interval_minutes: None,
+                details: req.details,
+                upstream_view: false,
+            };
+            for (&i, outcome) in missing.iter().zip(self.fetch_shared(sub).await) {
+                let mailbox = &req.mailboxes[i];
+                outcomes[i] = Some(match outcome {
+                    Ok(schedule) => {
+                        self.cache.store(
+                            mailbox,
+                            &days,
+                            req.details,
+                            &schedule.blocks,
+                            schedule.working_hours.as_ref(),
+                        );
+                        Ok(schedule)
+                    }
+                    Err(e) => match self.cache.stale(mailbox, &days, req.details).filter(|_| upstream_trouble(&e)) {
+                        Some(hit) => {
+                            ages[i] = Some(age(hit.fetched_at));
+                            stale[i] = Some(e);
+                            Ok(from_cache(hit))
+                        }
+                        None => Err(e),
+                    },
+                });
+            }
+        }
+        let mut resp = respond(req, outcomes.into_iter().map(|o| o.expect("every mailbox answered")).collect());
+        for ((result, age), stale) in resp.mailboxes.iter_mut().zip(ages).zip(stale) {
+            result.cache_age_seconds = age;
+            result.stale = stale;
+        }
+        resp
+    }
+
+    /// [`Self::fetch`], shared with identical requests already under way.
+    async fn fetch_shared(self: &Arc<Self>, req: FreeBusyRequest) -> Vec<MailboxOutcome> {
+        let key = format!(
+            "{}|{}|{}|{}",
+            req.details,
+            req.window.start,
+            req.window.end,
+            req.mailboxes.iter().map(|m| m.to_ascii_lowercase()).collect::<Vec<_>>().join(",")
+        );
+        let flight = {
+            let mut in_flight = self.in_flight.lock().expect("in-flight lock");
+            in_flight
+                .entry(key.clone())
+                .or_insert_with(|| {
+                    let tenant = self.clone();
+                    async move { tenant.fetch(&req).await }.boxed().shared()
+                })
+                .clone()
+        };
+        let outcomes = flight.await;
+        self.in_flight.lock().expect("in-flight lock").remove(&key);
+        outcomes
+    }
+
     /// Split by the provider's limits, call (concurrently, within the tenant's cap), retry
-    /// throttled calls, and assemble the answer.
-    pub async fn freebusy(&self, req: &FreeBusyRequest) -> FreeBusyResponse {
+    /// throttled calls, and join the answers per mailbox.
+    async fn fetch(&self, req: &FreeBusyRequest) -> Vec<MailboxOutcome> {
         use std::sync::atomic::Ordering;
         let pieces = plan(req, self.max_mailboxes, self.max_window_days);
         let mut results = Vec::with_capacity(pieces.len());
@@ -352,7 +454,7 @@ impl Tenant {
             self.warm.store(true, Ordering::Relaxed);
         }
         self.persist_updated_settings();
-        assemble(req, &pieces, results)
+        join(req, &pieces, results)
     }
 
     async fn call_with_retries(&self, piece: &Piece, req: &FreeBusyRequest) -> PieceResult {
@@ -387,6 +489,12 @@ impl Tenant {
             }
         }
     }
+}
+
+/// Failures of the upstream or the provider, during which a stale answer beats none; not an
+/// unknown mailbox or a refused permission, which an old answer would hide.
+fn upstream_trouble(e: &MailboxError) -> bool {
+    matches!(e.code.as_str(), "throttled" | "unavailable" | "provider-timeout" | "provider-fault")
 }
 
 /// A whole-call failure as the error of each mailbox in the call.

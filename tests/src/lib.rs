@@ -148,14 +148,27 @@ pub async fn start_with(options: Options, runtime: RuntimeConfig, tenants: impl 
 }
 
 /// The config text [`stack_on`] uses: the providers plus `tenants`.
+///
+/// The cache is off: these tests count upstream calls and inject faults per request, so every
+/// request must reach the provider. `tests/tests/cache.rs` turns it on.
 pub fn config_text(tenants: &str) -> String {
-    format!("default_tenant = \"contoso\"\n{}\n{}", providers(), tenants)
+    config_text_with_cache(tenants, "ttl_secs = 0")
+}
+
+/// [`config_text`] with these `[cache]` settings.
+pub fn config_text_with_cache(tenants: &str, cache: &str) -> String {
+    format!("default_tenant = \"contoso\"\n[cache]\n{cache}\n{}\n{}", providers(), tenants)
 }
 
 /// A host serving `tenants(emulator_url)` for an emulator that is already running.
 pub async fn stack_on(emulator: Emulator, runtime: RuntimeConfig, tenants: impl FnOnce(&str) -> String) -> Stack {
     let text = config_text(&tenants(&emulator.base_url));
-    let loaded = LoadedConfig::from_str(&text, PathBuf::new()).expect("valid test config");
+    stack_with_config(emulator, runtime, &text).await
+}
+
+/// A host serving the whole config `text` for an emulator that is already running.
+pub async fn stack_with_config(emulator: Emulator, runtime: RuntimeConfig, text: &str) -> Stack {
+    let loaded = LoadedConfig::from_str(text, PathBuf::new()).expect("valid test config");
     let runtime = Runtime::new(runtime).expect("runtime");
     let service = Arc::new(Service::from_config(&loaded, &runtime).await.expect("service"));
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await.expect("bind API");
