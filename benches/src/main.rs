@@ -140,10 +140,16 @@ async fn main() -> anyhow::Result<()> {
         );
     }
 
-    let d = freebusy_host::demo::start(&args.components, RuntimeConfig::default()).await?;
+    // Without the cache every request goes through the component to the emulator; with it
+    // (the default) repeated requests are answered from memory.
+    let d = freebusy_host::demo::start(&args.components, RuntimeConfig::default(), "ttl_secs = 0").await?;
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
     let api = format!("http://{}", listener.local_addr()?);
     tokio::spawn(freebusy_host::api::serve(listener, d.service.clone()));
+    let cached = freebusy_host::demo::start(&args.components, RuntimeConfig::default(), "ttl_secs = 3600").await?;
+    let cached_listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
+    let cached_api = format!("http://{}", cached_listener.local_addr()?);
+    tokio::spawn(freebusy_host::api::serve(cached_listener, cached.service.clone()));
     let client = reqwest::Client::new();
     let list: Vec<String> = MAILBOXES.iter().map(|m| format!("{m}@{}", demo::DOMAIN)).collect();
 
@@ -216,7 +222,23 @@ async fn main() -> anyhow::Result<()> {
         })
         .await?
     };
-    report("host /v1/freebusy (Graph component -> emulator)", &through_host, secs);
+    report("host /v1/freebusy, cache off (Graph component -> emulator)", &through_host, secs);
+    let from_cache = {
+        let client = client.clone();
+        let url = format!("{cached_api}/v1/freebusy?mailboxes={}&start={START}&end={END}", list.join(","));
+        load(&args, move || {
+            let req = client.get(&url);
+            async move {
+                let resp = req.send().await?;
+                anyhow::ensure!(resp.status() == 200, "host answered {}", resp.status());
+                resp.bytes().await?;
+                Ok(())
+            }
+        })
+        .await?
+    };
+    report("host /v1/freebusy, cache hits (default config)", &from_cache, secs);
+    println!("\nupstream getSchedule requests for the cached run: {}", cached.emulator.stats().get_schedule_requests);
     scale(&args).await
 }
 
@@ -228,7 +250,12 @@ async fn scale(args: &Args) -> anyhow::Result<()> {
     std::fs::create_dir_all(&secrets)?;
     std::fs::write(secrets.join("client_secret"), demo::CLIENT_SECRET)?;
     std::fs::write(secrets.join("ews_password"), demo::EWS_PASSWORD)?;
-    let text = freebusy_host::demo::demo_config(&emulator.base_url, &args.components, &secrets);
+    std::fs::write(secrets.join("app.crt"), demo::CERTIFICATE_PEM)?;
+    std::fs::write(secrets.join("app.key"), demo::CERTIFICATE_KEY_PEM)?;
+    // The delegated demo tenant is not measured here; its token file only has to exist.
+    std::fs::write(secrets.join("refresh_token"), "not-signed-in")?;
+    // "warm" means a cached token and anchor, not cached answers: the cache is off here.
+    let text = freebusy_host::demo::demo_config(&emulator.base_url, &args.components, &secrets, "ttl_secs = 0");
     let loaded = freebusy_host::config::LoadedConfig::from_str(&text, PathBuf::new())?;
     let runtime = Runtime::new(RuntimeConfig::default())?;
     let service = freebusy_host::service::Service::from_config(&loaded, &runtime).await?;

@@ -46,11 +46,15 @@ pub const DEMO_TENANTS: &[(&str, &str)] = &[
 /// Who the delegated demo tenant signs in as.
 pub const DELEGATED_USER: &str = "adele.vance@contoso.com";
 
-/// The config for the emulator's demo tenant, connected as [`DEMO_TENANTS`] lists. Like a real
-/// deployment it reads the secrets from files in `secrets`, not from the config text.
-pub fn demo_config(emulator_url: &str, components_dir: &Path, secrets: &Path) -> String {
+/// The config for the emulator's demo tenant, connected as [`DEMO_TENANTS`] lists, with `cache`
+/// as the body of its `[cache]` table ("" for the defaults). Like a real deployment it reads the
+/// secrets from files in `secrets`, not from the config text.
+pub fn demo_config(emulator_url: &str, components_dir: &Path, secrets: &Path, cache: &str) -> String {
     format!(
         r#"default_tenant = "contoso"
+
+[cache]
+{cache}
 
 [providers.graph]
 component = "{component}"
@@ -122,8 +126,8 @@ pub struct Demo {
 
 /// Start the emulator on a free loopback port and a service for its demo tenant. The delegated
 /// tenant's user signs in first, by the same device code flow as `freebusy login`, the emulator
-/// approving the code as [`DELEGATED_USER`].
-pub async fn start(components_dir: &Path, runtime: RuntimeConfig) -> anyhow::Result<Demo> {
+/// approving the code as [`DELEGATED_USER`]. `cache` is the body of the `[cache]` table.
+pub async fn start(components_dir: &Path, runtime: RuntimeConfig, cache: &str) -> anyhow::Result<Demo> {
     let options = Options { device_code_interval_secs: 1, ..Options::default() };
     let emulator = Emulator::start(([127, 0, 0, 1], 0).into(), options).await?;
     let secret_dir =
@@ -133,7 +137,8 @@ pub async fn start(components_dir: &Path, runtime: RuntimeConfig) -> anyhow::Res
     std::fs::write(secret_dir.join("ews_password"), demo::EWS_PASSWORD)?;
     std::fs::write(secret_dir.join("app.crt"), demo::CERTIFICATE_PEM)?;
     crate::service::write_private_file(&secret_dir.join("app.key"), demo::CERTIFICATE_KEY_PEM)?;
-    let loaded = LoadedConfig::from_str(&demo_config(&emulator.base_url, components_dir, &secret_dir), PathBuf::new())?;
+    let loaded =
+        LoadedConfig::from_str(&demo_config(&emulator.base_url, components_dir, &secret_dir, cache), PathBuf::new())?;
     let login = crate::login::params_for(&loaded, "contoso-delegated")?;
     let approve = async {
         loop {

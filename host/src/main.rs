@@ -210,7 +210,7 @@ async fn main() -> anyhow::Result<()> {
                 "no built provider components found; run scripts/demo (it builds them), or pass --components <dir>",
             )?;
             let listener = bind(listen).await?;
-            let d = demo::start(&dir, RuntimeConfig::default()).await?;
+            let d = demo::start(&dir, RuntimeConfig::default(), "").await?;
             let url = format!("http://{}", listener.local_addr()?);
             println!("freebusy demo: Microsoft 365 emulator at {} (demo tenant 'Contoso')", d.emulator.base_url);
             println!("API at {url}  (Graph provider component: {})", dir.join(demo::GRAPH_COMPONENT).display());

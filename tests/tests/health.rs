@@ -76,7 +76,7 @@ async fn not_ready_when_a_secret_expired_a_permission_is_missing_or_the_secret_i
 
 #[tokio::test]
 async fn the_demo_serves_one_tenant_through_every_way_admins_connect() {
-    let demo = freebusy_host::demo::start(freebusy_tests::components(), RuntimeConfig::default()).await.unwrap();
+    let demo = freebusy_host::demo::start(freebusy_tests::components(), RuntimeConfig::default(), "").await.unwrap();
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await.unwrap();
     let api = format!("http://{}", listener.local_addr().unwrap());
     let server = tokio::spawn(freebusy_host::api::serve(listener, demo.service.clone()));
