@@ -1,11 +1,13 @@
 //! The HTTP API: `/v1/freebusy` (GET with a query string, POST with JSON; JSON or iCalendar
-//! out), `/v1/directory` (people and rooms by prefix), per-tenant routes, `/healthz`. Bad input is a 400 `application/problem+json` saying
-//! what is wrong, never a panic and never an empty "free" answer.
+//! out), `/v1/directory` (people and rooms by prefix), per-tenant routes, `/healthz`, `/readyz`
+//! and `/metrics`. Bad input is a 400 `application/problem+json` saying what is wrong, never a
+//! panic and never an empty "free" answer.
 
 use std::sync::Arc;
 
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{MatchedPath, Path, RawQuery, Request, State};
 use axum::http::{header, HeaderMap, StatusCode};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
@@ -24,8 +26,24 @@ pub fn router(service: Arc<Service>) -> Router {
         .route("/v1/tenants/{tenant}/directory", get(tenant_directory))
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
         .fallback(|| async { problem(Problem::new(404, "not-found", "No such resource", "see /v1/freebusy")) })
+        .layer(axum::middleware::from_fn_with_state(service.clone(), count_request))
         .with_state(service)
+}
+
+/// Count each request by route template (never by path: paths carry tenant names and
+/// unbounded junk) and status.
+async fn count_request(State(service): State<Arc<Service>>, req: Request, next: Next) -> Response {
+    let route = req.extensions().get::<MatchedPath>().map_or("unmatched", |p| p.as_str()).to_string();
+    let resp = next.run(req).await;
+    service.metrics().request(&route, resp.status().as_u16());
+    resp
+}
+
+async fn metrics(State(service): State<Arc<Service>>) -> Response {
+    ([(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], service.metrics().render())
+        .into_response()
 }
 
 /// Serve the API on a bound listener until the future is dropped.

@@ -15,5 +15,6 @@ pub mod cache;
 pub mod config;
 pub mod demo;
 pub mod login;
+pub mod metrics;
 pub mod runtime;
 pub mod service;

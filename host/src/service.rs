@@ -5,7 +5,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context as _};
 use freebusy_core::api::{
@@ -20,6 +20,7 @@ use tokio::sync::Semaphore;
 
 use crate::cache::{days_of, window_of, Cache};
 use crate::config::LoadedConfig;
+use crate::metrics::Metrics;
 use crate::runtime::bindings::exports::freebusy::provider::provider::Query;
 use crate::runtime::bindings::freebusy::provider::types as wit;
 use crate::runtime::convert::{answer, failure};
@@ -47,6 +48,8 @@ pub struct Tenant {
     warm: std::sync::atomic::AtomicBool,
     /// Answers by mailbox and day.
     pub cache: Cache,
+    /// Where calls, cache lookups and errors are counted.
+    metrics: Arc<Metrics>,
     /// Upstream fetches under way, shared by identical concurrent requests.
     in_flight: std::sync::Mutex<HashMap<String, Shared<BoxFuture<'static, Vec<MailboxOutcome>>>>>,
 }
@@ -97,6 +100,7 @@ pub enum ServiceError {
 pub struct Service {
     tenants: BTreeMap<String, Arc<Tenant>>,
     default_tenant: Option<String>,
+    metrics: Arc<Metrics>,
 }
 
 impl Service {
@@ -104,6 +108,7 @@ impl Service {
     pub async fn from_config(loaded: &LoadedConfig, runtime: &Runtime) -> anyhow::Result<Service> {
         let mut providers: HashMap<String, Arc<Provider>> = HashMap::new();
         let mut tenants = BTreeMap::new();
+        let metrics = Arc::new(Metrics::default());
         for (name, section) in &loaded.config.tenants {
             let provider = match providers.get(&section.provider) {
                 Some(p) => p.clone(),
@@ -114,7 +119,8 @@ impl Service {
                     p
                 }
             };
-            let tenant = build_tenant(name, section, provider, loaded).with_context(|| format!("tenant '{name}'"))?;
+            let tenant = build_tenant(name, section, provider, loaded, metrics.clone())
+                .with_context(|| format!("tenant '{name}'"))?;
             tenants.insert(name.clone(), Arc::new(tenant));
         }
         let default_tenant = loaded
@@ -122,7 +128,12 @@ impl Service {
             .default_tenant
             .clone()
             .or_else(|| (tenants.len() == 1).then(|| tenants.keys().next().cloned()).flatten());
-        Ok(Service { tenants, default_tenant })
+        Ok(Service { tenants, default_tenant, metrics })
+    }
+
+    /// The host's metrics.
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
     }
 
     /// A tenant by name, or the default one.
@@ -156,6 +167,7 @@ fn build_tenant(
     section: &crate::config::TenantSection,
     provider: Arc<Provider>,
     loaded: &LoadedConfig,
+    metrics: Arc<Metrics>,
 ) -> anyhow::Result<Tenant> {
     let info = provider.info();
     let mut settings = Vec::new();
@@ -221,6 +233,7 @@ fn build_tenant(
         calls: Semaphore::new(section.max_concurrent_calls),
         warm: std::sync::atomic::AtomicBool::new(false),
         cache: Cache::new(loaded.config.cache.settings()),
+        metrics,
         in_flight: std::sync::Mutex::new(HashMap::new()),
         file_settings,
         secret_expires: section.secret_expires,
@@ -271,7 +284,10 @@ impl Tenant {
         }
         let checked = {
             let _permit = self.calls.acquire().await.expect("semaphore never closed");
-            self.provider.check(&self.ctx).await
+            let started = Instant::now();
+            let checked = self.provider.check(&self.ctx).await;
+            self.observe("check", started, &checked);
+            checked
         };
         self.persist_updated_settings();
         let (ok, summary, granted, missing) = match checked {
@@ -325,7 +341,10 @@ impl Tenant {
         };
         let found = {
             let _permit = self.calls.acquire().await.expect("semaphore never closed");
-            self.provider.search_directory(&self.ctx, req.prefix.clone(), kind, req.max).await
+            let started = Instant::now();
+            let found = self.provider.search_directory(&self.ctx, req.prefix.clone(), kind, req.max).await;
+            self.observe("search-directory", started, &found);
+            found
         };
         self.persist_updated_settings();
         let entries = found.map_err(|e| call_error(&e))?;
@@ -352,7 +371,9 @@ impl Tenant {
     /// with an expired entry, marked stale, while the stale-if-error allowance lasts.
     pub async fn freebusy(self: &Arc<Self>, req: &FreeBusyRequest) -> FreeBusyResponse {
         if !self.cache.serves(req.details, req.upstream_view) {
-            return respond(req, self.fetch(req).await);
+            let resp = respond(req, self.fetch(req).await);
+            self.count_errors(&resp);
+            return resp;
         }
         let days = days_of(req.window);
         let now = chrono::Utc::now().timestamp_millis();
@@ -367,10 +388,14 @@ impl Tenant {
         for (i, mailbox) in req.mailboxes.iter().enumerate() {
             match self.cache.fresh(mailbox, &days, req.details) {
                 Some(hit) => {
+                    self.metrics.cache(&self.name, "hit");
                     ages[i] = Some(age(hit.fetched_at));
                     outcomes[i] = Some(Ok(from_cache(hit)));
                 }
-                None => missing.push(i),
+                None => {
+                    self.metrics.cache(&self.name, "miss");
+                    missing.push(i);
+                }
             }
         }
         if !missing.is_empty() {
@@ -397,6 +422,7 @@ impl Tenant {
                     }
                     Err(e) => match self.cache.stale(mailbox, &days, req.details).filter(|_| upstream_trouble(&e)) {
                         Some(hit) => {
+                            self.metrics.cache(&self.name, "stale");
                             ages[i] = Some(age(hit.fetched_at));
                             stale[i] = Some(e);
                             Ok(from_cache(hit))
@@ -411,6 +437,7 @@ impl Tenant {
             result.cache_age_seconds = age;
             result.stale = stale;
         }
+        self.count_errors(&resp);
         resp
     }
 
@@ -457,6 +484,22 @@ impl Tenant {
         join(req, &pieces, results)
     }
 
+    /// Count a finished provider call by its outcome.
+    fn observe<T>(&self, operation: &str, started: Instant, result: &Result<T, CallError>) {
+        let outcome = match result {
+            Ok(_) => "ok".to_string(),
+            Err(e) => call_error(e).code,
+        };
+        self.metrics.call(&self.name, operation, &outcome, started.elapsed());
+    }
+
+    /// Count the mailboxes a response could not read.
+    fn count_errors(&self, resp: &FreeBusyResponse) {
+        for error in resp.mailboxes.iter().filter_map(|m| m.error.as_ref()) {
+            self.metrics.mailbox_error(&self.name, &error.code);
+        }
+    }
+
     async fn call_with_retries(&self, piece: &Piece, req: &FreeBusyRequest) -> PieceResult {
         let query = Query {
             mailboxes: piece.mailboxes.clone(),
@@ -468,7 +511,10 @@ impl Tenant {
         loop {
             let result = {
                 let _permit = self.calls.acquire().await.expect("semaphore never closed");
-                self.provider.get_schedules(&self.ctx, query.clone()).await
+                let started = Instant::now();
+                let result = self.provider.get_schedules(&self.ctx, query.clone()).await;
+                self.observe("get-schedules", started, &result);
+                result
             };
             match result {
                 Ok(schedules) => return Ok(schedules.iter().map(answer).collect()),
@@ -476,6 +522,7 @@ impl Tenant {
                     match throttle_retry_delay_ms(attempt, after) {
                         Some(ms) => {
                             tracing::info!(tenant = self.name.as_str(), wait_ms = ms, "upstream throttled; retrying");
+                            self.metrics.retry(&self.name);
                             tokio::time::sleep(Duration::from_millis(ms)).await;
                             attempt += 1;
                         }

@@ -123,3 +123,30 @@ async fn details_and_upstream_views_are_read_fresh_unless_configured() {
     let adele = again.mailboxes[1].events.as_ref().unwrap();
     assert!(adele.iter().any(|e| e.subject.as_deref() == Some("Daily stand-up")), "details survive the cache");
 }
+
+#[tokio::test]
+async fn metrics_count_calls_cache_results_and_errors_without_naming_anyone() {
+    let stack = cached_stack("ttl_secs = 60").await;
+    let window = "start=2026-03-23T00:00:00Z&end=2026-03-24T00:00:00Z";
+    ask(&stack.api, &format!("{ROOM}&{window}")).await;
+    ask(&stack.api, &format!("{ROOM}&{window}")).await;
+    ask(&stack.api, &format!("mailboxes=nobody@contoso.com&{window}")).await;
+    let (status, _, _) = get(&format!("{}/v1/freebusy?mailboxes=x", stack.api)).await;
+    assert_eq!(status, 400);
+    let (status, ctype, text) = get(&format!("{}/metrics", stack.api)).await;
+    assert_eq!(status, 200);
+    assert!(ctype.starts_with("application/openmetrics-text"), "{ctype}");
+    for line in [
+        r#"freebusy_cache_lookups_total{tenant="contoso",result="miss"} 3"#,
+        r#"freebusy_cache_lookups_total{tenant="contoso",result="hit"} 2"#,
+        r#"freebusy_provider_calls_total{tenant="contoso",operation="get-schedules",outcome="ok"} 2"#,
+        r#"freebusy_mailbox_errors_total{tenant="contoso",code="not-found"} 1"#,
+        r#"freebusy_http_requests_total{route="/v1/freebusy",status="200"} 3"#,
+        r#"freebusy_http_requests_total{route="/v1/freebusy",status="400"} 1"#,
+    ] {
+        assert!(text.lines().any(|l| l == line), "missing {line} in\n{text}");
+    }
+    assert!(text.contains("freebusy_provider_call_seconds_bucket"), "{text}");
+    // Labels carry tenants, routes and codes: no address, no secret.
+    assert!(!text.contains('@') && !text.contains(demo::CLIENT_SECRET), "{text}");
+}
