@@ -1,6 +1,6 @@
 //! The HTTP API: `/v1/freebusy` (GET with a query string, POST with JSON; JSON or iCalendar
-//! out), `/v1/directory` (people and rooms by prefix), per-tenant routes, `/healthz`, `/readyz`
-//! and `/metrics`. Bad input is a 400 `application/problem+json` saying what is wrong, never a
+//! out), `/v1/directory` (people and rooms by prefix), per-tenant routes, `/healthz`, `/readyz`,
+//! `/metrics` and `/openapi.json`. Bad input is a 400 `application/problem+json` saying what is wrong, never a
 //! panic and never an empty "free" answer.
 
 use std::sync::Arc;
@@ -17,6 +17,10 @@ use freebusy_core::api::{
 
 use crate::service::{Service, ServiceError};
 
+/// The OpenAPI 3.1 description of this API, served at `/openapi.json`; a test checks live
+/// answers against it.
+pub const OPENAPI: &str = include_str!("openapi.json");
+
 /// The API router.
 pub fn router(service: Arc<Service>) -> Router {
     Router::new()
@@ -27,6 +31,7 @@ pub fn router(service: Arc<Service>) -> Router {
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
+        .route("/openapi.json", get(|| async { ([(header::CONTENT_TYPE, "application/json")], OPENAPI) }))
         .fallback(|| async { problem(Problem::new(404, "not-found", "No such resource", "see /v1/freebusy")) })
         .layer(axum::middleware::from_fn_with_state(service.clone(), count_request))
         .with_state(service)

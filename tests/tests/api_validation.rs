@@ -92,3 +92,23 @@ async fn an_unknown_tenant_is_a_404_problem() {
     assert_eq!(p.status, 404);
     assert!(p.detail.contains("fabrikam"));
 }
+
+#[tokio::test]
+async fn live_answers_match_the_openapi_document_the_host_serves() {
+    let stack = demo_stack().await;
+    let (status, ctype, body) = get(&format!("{}/openapi.json", stack.api)).await;
+    assert_eq!((status, ctype.as_str()), (200, "application/json"));
+    let spec: serde_json::Value = serde_json::from_str(&body).unwrap();
+    for path in ["/v1/freebusy", "/v1/tenants/{tenant}/freebusy", "/v1/directory", "/readyz", "/metrics"] {
+        assert!(spec["paths"][path].is_object(), "{path} is not documented");
+    }
+    if !std::process::Command::new("python3").args(["-c", "import jsonschema"]).status().is_ok_and(|s| s.success()) {
+        eprintln!("skipped the schema checks: python3 with jsonschema is not installed (scripts/test installs it)");
+        return;
+    }
+    let script = freebusy_tests::repo_root().join("tests/fidelity/openapi_conformance.py");
+    let out = tokio::process::Command::new("python3").arg(script).arg(&stack.api).output().await.unwrap();
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{said}{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(said.lines().filter(|l| l.starts_with("ok ")).count(), 11, "{said}");
+}
