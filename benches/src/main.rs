@@ -114,6 +114,21 @@ where
     Ok(all)
 }
 
+/// [`load`] of GETs to `url`, each of which must answer 200.
+async fn load_get(args: &Args, client: &reqwest::Client, url: String) -> anyhow::Result<Vec<Duration>> {
+    let client = client.clone();
+    load(args, move || {
+        let req = client.get(&url);
+        async move {
+            let resp = req.send().await?;
+            anyhow::ensure!(resp.status() == 200, "host answered {}", resp.status());
+            resp.bytes().await?;
+            Ok(())
+        }
+    })
+    .await
+}
+
 fn report(name: &str, times: &[Duration], seconds: f64) {
     println!(
         "| {name} | {:.0} | {:.2} ms | {:.2} ms |",
@@ -209,34 +224,10 @@ async fn main() -> anyhow::Result<()> {
         .await?
     };
     report("emulator getSchedule directly", &direct, secs);
-    let through_host = {
-        let client = client.clone();
-        load(&args, move || {
-            let req = client.get(&url);
-            async move {
-                let resp = req.send().await?;
-                anyhow::ensure!(resp.status() == 200, "host answered {}", resp.status());
-                resp.bytes().await?;
-                Ok(())
-            }
-        })
-        .await?
-    };
+    let through_host = load_get(&args, &client, url).await?;
     report("host /v1/freebusy, cache off (Graph component -> emulator)", &through_host, secs);
-    let from_cache = {
-        let client = client.clone();
-        let url = format!("{cached_api}/v1/freebusy?mailboxes={}&start={START}&end={END}", list.join(","));
-        load(&args, move || {
-            let req = client.get(&url);
-            async move {
-                let resp = req.send().await?;
-                anyhow::ensure!(resp.status() == 200, "host answered {}", resp.status());
-                resp.bytes().await?;
-                Ok(())
-            }
-        })
-        .await?
-    };
+    let cached_url = format!("{cached_api}/v1/freebusy?mailboxes={}&start={START}&end={END}", list.join(","));
+    let from_cache = load_get(&args, &client, cached_url).await?;
     report("host /v1/freebusy, cache hits (default config)", &from_cache, secs);
     println!("\nupstream getSchedule requests for the cached run: {}", cached.emulator.stats().get_schedule_requests);
     scale(&args).await

@@ -20,7 +20,7 @@ use chrono_tz::Tz;
 use serde_json::{json, Value};
 
 use crate::directory::{next_link, skip_of};
-use crate::graph::{authenticate, graph_error, graph_time, injected, preferred_zone};
+use crate::graph::{authenticate, authorize_calendar, graph_error, graph_time, preferred_zone};
 use crate::tenant::{object_id, Instance, Mailbox};
 use crate::State as Emu;
 
@@ -72,22 +72,9 @@ fn calendar_view_at(
     headers: &HeaderMap,
 ) -> Response {
     crate::count_calendar_view(emu);
-    let token = match authenticate(emu, headers) {
+    let (_, tenant) = match authorize_calendar(emu, headers, READ_ROLES) {
         Ok(t) => t,
         Err(resp) => return resp,
-    };
-    if let Some(fault) = emu.next_fault() {
-        return injected(fault);
-    }
-    if !token.roles.iter().chain(&token.scopes).any(|r| READ_ROLES.contains(&r.as_str())) {
-        return graph_error(
-            StatusCode::FORBIDDEN,
-            "ErrorAccessDenied",
-            "Access is denied. Check credentials and try again.",
-        );
-    }
-    let Some(tenant) = emu.tenant(&token.tenant_id) else {
-        return graph_error(StatusCode::UNAUTHORIZED, "InvalidAuthenticationToken", "Access token validation failure.");
     };
     let Some(mailbox) = tenant.mailbox(user) else {
         return graph_error(

@@ -22,6 +22,23 @@ pub const CERTIFICATE_PEM: &str = include_str!("demo-app/app.crt");
 pub const CERTIFICATE_KEY_PEM: &str = include_str!("demo-app/app.key");
 const CERTIFICATE_PUBLIC_KEY_PEM: &str = include_str!("demo-app/app.pub");
 
+/// An app registration with a client secret, these application permissions (admin consented)
+/// and nothing else: no certificate, no public client flows, no delegated or Exchange rights.
+fn confidential_app(client_id: &str, name: &str, secret: &str, expires: DateTime<Utc>, roles: &[&str]) -> App {
+    App {
+        client_id: client_id.into(),
+        display_name: name.into(),
+        secret: secret.into(),
+        secret_expires: expires,
+        roles: roles.iter().map(|r| r.to_string()).collect(),
+        exchange_roles: vec![],
+        certificates: vec![],
+        public_client: false,
+        delegated_scopes: vec![],
+        delegated_exchange_scopes: vec![],
+    }
+}
+
 /// The DER inside a one-object PEM text.
 fn pem_der(pem: &str) -> Vec<u8> {
     use base64::Engine as _;
@@ -427,42 +444,21 @@ pub fn tenant() -> Tenant {
                 delegated_scopes: vec!["Calendars.ReadBasic".into(), "User.ReadBasic.All".into()],
                 delegated_exchange_scopes: vec!["EWS.AccessAsUser.All".into()],
             },
-            App {
-                client_id: DETAILS_CLIENT_ID.into(),
-                display_name: "booking tool (reads subjects)".into(),
-                secret: DETAILS_CLIENT_SECRET.into(),
-                secret_expires: far_future,
-                roles: vec!["Calendars.Read".into()],
-                exchange_roles: vec![],
-                certificates: vec![],
-                public_client: false,
-                delegated_scopes: vec![],
-                delegated_exchange_scopes: vec![],
-            },
-            App {
-                client_id: EXPIRED_CLIENT_ID.into(),
-                display_name: "old room panel".into(),
-                secret: "expired~secret".into(),
-                secret_expires: DateTime::<Utc>::from_timestamp(1_735_689_600, 0).expect("2025-01-01"),
-                roles: vec!["Calendars.Read".into()],
-                exchange_roles: vec![],
-                certificates: vec![],
-                public_client: false,
-                delegated_scopes: vec![],
-                delegated_exchange_scopes: vec![],
-            },
-            App {
-                client_id: UNCONSENTED_CLIENT_ID.into(),
-                display_name: "awaiting consent".into(),
-                secret: "unconsented~secret".into(),
-                secret_expires: far_future,
-                roles: vec![],
-                exchange_roles: vec![],
-                certificates: vec![],
-                public_client: false,
-                delegated_scopes: vec![],
-                delegated_exchange_scopes: vec![],
-            },
+            confidential_app(
+                DETAILS_CLIENT_ID,
+                "booking tool (reads subjects)",
+                DETAILS_CLIENT_SECRET,
+                far_future,
+                &["Calendars.Read"],
+            ),
+            confidential_app(
+                EXPIRED_CLIENT_ID,
+                "old room panel",
+                "expired~secret",
+                DateTime::<Utc>::from_timestamp(1_735_689_600, 0).expect("2025-01-01"),
+                &["Calendars.Read"],
+            ),
+            confidential_app(UNCONSENTED_CLIENT_ID, "awaiting consent", "unconsented~secret", far_future, &[]),
         ],
         mailboxes: vec![adele, megan, pradeep, alex, diego, johanna, lee, lidia, nestor, patti, adams, baker, crystal],
         ews_accounts: vec![(EWS_USER.into(), EWS_PASSWORD.into())],

@@ -52,6 +52,35 @@ pub(crate) fn authenticate(emu: &Emu, headers: &HeaderMap) -> Result<IssuedToken
     }
 }
 
+/// The common start of a calendar call: a valid token, then any injected fault, then one of
+/// `roles` granted (application `roles` or delegated `scp`, reference §1 permissions), then the
+/// token's tenant.
+pub(crate) fn authorize_calendar<'a>(
+    emu: &'a Emu,
+    headers: &HeaderMap,
+    roles: &[&str],
+) -> Result<(IssuedToken, &'a Tenant), Response> {
+    let token = authenticate(emu, headers)?;
+    if let Some(fault) = emu.next_fault() {
+        return Err(injected(fault));
+    }
+    if !token.roles.iter().chain(&token.scopes).any(|r| roles.contains(&r.as_str())) {
+        return Err(graph_error(
+            StatusCode::FORBIDDEN,
+            "ErrorAccessDenied",
+            "Access is denied. Check credentials and try again.",
+        ));
+    }
+    let Some(tenant) = emu.tenant(&token.tenant_id) else {
+        return Err(graph_error(
+            StatusCode::UNAUTHORIZED,
+            "InvalidAuthenticationToken",
+            "Access token validation failure.",
+        ));
+    };
+    Ok((token, tenant))
+}
+
 pub(crate) fn injected(fault: Fault) -> Response {
     let (status, code, message, retry_after) = match fault {
         Fault::Throttle { retry_after } => (
@@ -217,23 +246,9 @@ pub async fn get_schedule(
     body: String,
 ) -> Response {
     crate::count_get_schedule(&emu);
-    let token = match authenticate(&emu, &headers) {
+    let (_, tenant) = match authorize_calendar(&emu, &headers, CALENDAR_ROLES) {
         Ok(t) => t,
         Err(resp) => return resp,
-    };
-    if let Some(fault) = emu.next_fault() {
-        return injected(fault);
-    }
-    // Application permission (roles) or delegated permission (scp) - reference §1 permissions.
-    if !token.roles.iter().chain(&token.scopes).any(|r| CALENDAR_ROLES.contains(&r.as_str())) {
-        return graph_error(
-            StatusCode::FORBIDDEN,
-            "ErrorAccessDenied",
-            "Access is denied. Check credentials and try again.",
-        );
-    }
-    let Some(tenant) = emu.tenant(&token.tenant_id) else {
-        return graph_error(StatusCode::UNAUTHORIZED, "InvalidAuthenticationToken", "Access token validation failure.");
     };
     if tenant.mailbox(&user).is_none() {
         return graph_error(

@@ -197,6 +197,12 @@ pub async fn get(url: &str) -> (u16, String, String) {
     get_with(url, &[]).await
 }
 
+/// POST a form (as OAuth clients do) and return the JSON answer, whatever its status.
+pub async fn post_form(url: &str, form: &[(&str, &str)]) -> serde_json::Value {
+    let resp = reqwest::Client::new().post(url).form(form).send().await.expect("request");
+    resp.json().await.expect("a JSON answer")
+}
+
 /// GET with extra headers.
 pub async fn get_with(url: &str, headers: &[(&str, &str)]) -> (u16, String, String) {
     let mut req = reqwest::Client::new().get(url);

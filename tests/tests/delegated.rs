@@ -11,7 +11,7 @@ use freebusy_emulator::{demo, Emulator, Options};
 use freebusy_host::config::LoadedConfig;
 use freebusy_host::login;
 use freebusy_host::runtime::RuntimeConfig;
-use freebusy_tests::{config_text, get, stack_on};
+use freebusy_tests::{config_text, get, post_form, stack_on};
 
 fn token_file(test: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("freebusy-login-{test}-{}", std::process::id()));
@@ -192,29 +192,19 @@ authority = "{url}"
 async fn a_device_code_client_polling_too_fast_is_slowed_down_and_an_unused_code_expires() {
     let options = Options { device_code_interval_secs: 1, device_code_lifetime_secs: 2, ..Options::default() };
     let emulator = Emulator::start(([127, 0, 0, 1], 0).into(), options).await.unwrap();
-    let http = reqwest::Client::new();
     let endpoint = |path: &str| format!("{}/{}/oauth2/v2.0/{path}", emulator.base_url, demo::TENANT_ID);
-    let started: serde_json::Value = http
-        .post(endpoint("devicecode"))
-        .form(&[("client_id", demo::CLIENT_ID), ("scope", "https://graph.microsoft.com/.default offline_access")])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let poll = || {
-        http.post(endpoint("token"))
-            .form(&[
-                ("grant_type", "urn:ietf:params:oauth:grant-type:device_code"),
-                ("client_id", demo::CLIENT_ID),
-                ("device_code", started["device_code"].as_str().unwrap()),
-            ])
-            .send()
-    };
-    let error = |v: serde_json::Value| v["error"].as_str().unwrap_or_default().to_string();
-    assert_eq!(error(poll().await.unwrap().json().await.unwrap()), "authorization_pending");
-    assert_eq!(error(poll().await.unwrap().json().await.unwrap()), "slow_down", "a second poll at once");
+    let scope = "https://graph.microsoft.com/.default offline_access";
+    let started = post_form(&endpoint("devicecode"), &[("client_id", demo::CLIENT_ID), ("scope", scope)]).await;
+    let device_code = started["device_code"].as_str().unwrap();
+    let token_url = endpoint("token");
+    let form = [
+        ("grant_type", "urn:ietf:params:oauth:grant-type:device_code"),
+        ("client_id", demo::CLIENT_ID),
+        ("device_code", device_code),
+    ];
+    let poll = || post_form(&token_url, &form);
+    assert_eq!(poll().await["error"], "authorization_pending");
+    assert_eq!(poll().await["error"], "slow_down", "a second poll at once");
 
     // Nobody signs in: `freebusy login` stops with a clear message when the code expires.
     let file = token_file("expired");

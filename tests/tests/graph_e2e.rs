@@ -367,20 +367,16 @@ async fn calendar_view_details_without_calendars_read_name_the_missing_permissio
 
 /// An app-only Graph token from the emulator, as any client gets one.
 async fn graph_token(emulator: &str, client_id: &str, secret: &str) -> String {
-    let resp: serde_json::Value = reqwest::Client::new()
-        .post(format!("{emulator}/{}/oauth2/v2.0/token", demo::TENANT_ID))
-        .form(&[
+    let resp = freebusy_tests::post_form(
+        &format!("{emulator}/{}/oauth2/v2.0/token", demo::TENANT_ID),
+        &[
             ("grant_type", "client_credentials"),
             ("client_id", client_id),
             ("client_secret", secret),
             ("scope", "https://graph.microsoft.com/.default"),
-        ])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        ],
+    )
+    .await;
     resp["access_token"].as_str().expect("a token").to_string()
 }
 
