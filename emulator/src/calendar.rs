@@ -20,7 +20,7 @@ use chrono_tz::Tz;
 use serde_json::{json, Value};
 
 use crate::directory::{next_link, skip_of};
-use crate::graph::{authenticate, authorize_calendar, graph_error, graph_time, preferred_zone};
+use crate::graph::{authorize_calendar, graph_error, graph_time, preferred_zone, signed_in_user};
 use crate::tenant::{object_id, Instance, Mailbox};
 use crate::State as Emu;
 
@@ -39,16 +39,9 @@ pub async fn my_calendar_view(
     Query(params): Query<HashMap<String, String>>,
     headers: HeaderMap,
 ) -> Response {
-    let user = match authenticate(&emu, &headers) {
-        Ok(t) => t.user,
+    let user = match signed_in_user(&emu, &headers) {
+        Ok(user) => user,
         Err(resp) => return resp,
-    };
-    let Some(user) = user else {
-        return graph_error(
-            StatusCode::BAD_REQUEST,
-            "BadRequest",
-            "/me request is only valid with delegated authentication flow.",
-        );
     };
     calendar_view_at(&emu, &user, "/v1.0/me/calendarView", &params, &headers)
 }

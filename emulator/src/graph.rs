@@ -222,18 +222,23 @@ fn schedule_information(
     })
 }
 
-/// `POST /v1.0/me/calendar/getSchedule`: the signed-in user's (delegated tokens only).
-pub async fn get_my_schedule(State(emu): State<Arc<Emu>>, headers: HeaderMap, body: String) -> Response {
-    let user = match authenticate(&emu, &headers) {
-        Ok(t) => t.user,
-        Err(resp) => return resp,
-    };
-    let Some(user) = user else {
-        return graph_error(
+/// The user a `/me` request is for: its delegated token's, or a 400 as Graph answers an
+/// app-only token there.
+pub(crate) fn signed_in_user(emu: &Emu, headers: &HeaderMap) -> Result<String, Response> {
+    authenticate(emu, headers)?.user.ok_or_else(|| {
+        graph_error(
             StatusCode::BAD_REQUEST,
             "BadRequest",
             "/me request is only valid with delegated authentication flow.",
-        );
+        )
+    })
+}
+
+/// `POST /v1.0/me/calendar/getSchedule`: the signed-in user's (delegated tokens only).
+pub async fn get_my_schedule(State(emu): State<Arc<Emu>>, headers: HeaderMap, body: String) -> Response {
+    let user = match signed_in_user(&emu, &headers) {
+        Ok(user) => user,
+        Err(resp) => return resp,
     };
     get_schedule(State(emu), Path(user), headers, body).await
 }
