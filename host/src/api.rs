@@ -1,6 +1,6 @@
 //! The HTTP API: `/v1/freebusy` (GET with a query string, POST with JSON; JSON or iCalendar
 //! out), `/v1/directory` (people and rooms by prefix), per-tenant routes, `/healthz`, `/readyz`,
-//! `/metrics` and `/openapi.json`. Bad input is a 400 `application/problem+json` saying what is wrong, never a
+//! `/metrics`, `/openapi.json`, and a day-timeline page at `/`. Bad input is a 400 `application/problem+json` saying what is wrong, never a
 //! panic and never an empty "free" answer.
 
 use std::sync::Arc;
@@ -21,6 +21,11 @@ use crate::service::{Service, ServiceError};
 /// answers against it.
 pub const OPENAPI: &str = include_str!("openapi.json");
 
+/// The day-timeline page at `/`: pick mailboxes (with directory suggestions) and a day, see
+/// everyone's busy time on one 24-hour track each. Static; it only calls the API.
+const TIMELINE_PAGE: &str = include_str!("ui/index.html");
+const TIMELINE_SCRIPT: &str = include_str!("ui/app.mjs");
+
 /// The API router.
 pub fn router(service: Arc<Service>) -> Router {
     Router::new()
@@ -32,6 +37,11 @@ pub fn router(service: Arc<Service>) -> Router {
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .route("/openapi.json", get(|| async { ([(header::CONTENT_TYPE, "application/json")], OPENAPI) }))
+        .route("/", get(|| async { ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], TIMELINE_PAGE) }))
+        .route(
+            "/ui/app.mjs",
+            get(|| async { ([(header::CONTENT_TYPE, "text/javascript; charset=utf-8")], TIMELINE_SCRIPT) }),
+        )
         .fallback(|| async { problem(Problem::new(404, "not-found", "No such resource", "see /v1/freebusy")) })
         .layer(axum::middleware::from_fn_with_state(service.clone(), count_request))
         .with_state(service)

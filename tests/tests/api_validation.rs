@@ -112,3 +112,22 @@ async fn live_answers_match_the_openapi_document_the_host_serves() {
     assert!(out.status.success(), "{said}{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(said.lines().filter(|l| l.starts_with("ok ")).count(), 11, "{said}");
 }
+
+#[tokio::test]
+async fn the_timeline_page_is_served_and_its_arithmetic_holds_across_dst() {
+    let stack = demo_stack().await;
+    let (status, ctype, page) = get(&format!("{}/", stack.api)).await;
+    assert_eq!((status, ctype.as_str()), (200, "text/html; charset=utf-8"));
+    assert!(page.contains(r#"<script type="module" src="/ui/app.mjs">"#), "{page}");
+    let (status, ctype, script) = get(&format!("{}/ui/app.mjs", stack.api)).await;
+    assert_eq!((status, ctype.as_str()), (200, "text/javascript; charset=utf-8"));
+    assert!(script.contains("/freebusy?") && script.contains("/directory?"));
+    if !std::process::Command::new("node").arg("--version").status().is_ok_and(|s| s.success()) {
+        eprintln!("skipped the script's own tests: node is not installed");
+        return;
+    }
+    let test = freebusy_tests::repo_root().join("tests/ui/timeline.test.mjs");
+    let out =
+        tokio::process::Command::new("node").arg("--test").arg(test).env("TZ", "Europe/Berlin").output().await.unwrap();
+    assert!(out.status.success(), "{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+}

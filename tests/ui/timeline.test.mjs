@@ -1,0 +1,29 @@
+// The timeline page's arithmetic, run by tests/tests/api_validation.rs with TZ=Europe/Berlin.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { dayWindow, layout } from '../../host/src/ui/app.mjs';
+
+test('a local day is 24 hours, and 23 on the spring DST change', () => {
+  const normal = dayWindow('2026-03-23');
+  assert.equal(normal.start, '2026-03-22T23:00:00.000Z');
+  assert.equal(normal.ms[1] - normal.ms[0], 24 * 3600e3);
+  const spring = dayWindow('2026-03-29');
+  assert.equal(spring.ms[1] - spring.ms[0], 23 * 3600e3);
+});
+
+test('busy stretches are clipped to the day and placed by percentage', () => {
+  const day = dayWindow('2026-03-23');
+  const blocks = layout(
+    [
+      { start: '2026-03-22T20:00:00Z', end: '2026-03-23T05:00:00Z', status: 'out-of-office' },
+      { start: '2026-03-23T11:00:00Z', end: '2026-03-23T12:00:00Z', status: 'busy' },
+      { start: '2026-03-24T08:00:00Z', end: '2026-03-24T09:00:00Z', status: 'busy' },
+    ],
+    ...day.ms,
+  );
+  assert.equal(blocks.length, 2, 'the next day is not drawn');
+  assert.equal(blocks[0].left, 0);
+  assert.equal(blocks[0].width, (6 / 24) * 100);
+  assert.equal(blocks[1].left, (12 / 24) * 100);
+  assert.equal(blocks[1].status, 'busy');
+});
