@@ -214,6 +214,7 @@ async fn main() -> anyhow::Result<()> {
             let url = format!("http://{}", listener.local_addr()?);
             println!("freebusy demo: Microsoft 365 emulator at {} (demo tenant 'Contoso')", d.emulator.base_url);
             println!("API at {url}  (Graph provider component: {})", dir.join(demo::GRAPH_COMPONENT).display());
+            println!("day timeline in a browser: {url}/");
             println!("try:\n  {}", demo::sample_curl(&url));
             println!("the same tenant connected every way admins do (replace /v1/freebusy with /v1/tenants/<name>/freebusy):");
             for (name, how) in demo::DEMO_TENANTS {

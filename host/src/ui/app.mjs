@@ -52,7 +52,7 @@ async function show(form) {
   for (const m of body.mailboxes) {
     const note = m.error ? m.error.message : m.stale ? `stale: ${m.stale.message}` : m.cacheAgeSeconds !== undefined ? `cached ${m.cacheAgeSeconds} s ago` : '';
     rows.push(el('div', { className: 'who', title: m.mailbox }, m.mailbox, el('small', { className: m.error || m.stale ? 'error' : '', textContent: note })));
-    const track = el('div', { className: 'track' });
+    const track = el('div', { className: m.error ? 'track unreadable' : 'track', title: m.error ? m.error.message : '' });
     if (!m.error) {
       const events = m.events || [];
       for (const b of layout(m.busy, ...w.ms)) {
