@@ -114,6 +114,30 @@ where
     Ok(all)
 }
 
+/// Start-up: loading a provider compiles it, unless the compile cache has it from an earlier run.
+async fn compile_times(args: &Args) -> anyhow::Result<()> {
+    let dir = std::env::temp_dir().join(format!("freebusy-bench-compile-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    println!("\n## Loading a provider component at start-up (a fresh runtime each time)\n");
+    println!("| component | compiled | from the compile cache |\n|---|---|---|");
+    for file in ["freebusy_graph.wasm", "freebusy_ews.wasm"] {
+        let mut times = Vec::new();
+        for _ in 0..2 {
+            let runtime = Runtime::new(RuntimeConfig {
+                compile_cache: true,
+                compile_cache_dir: Some(dir.clone()),
+                ..RuntimeConfig::default()
+            })?;
+            let started = Instant::now();
+            runtime.load_file(&args.components.join(file)).await?;
+            times.push(started.elapsed());
+        }
+        println!("| {file} | {:.0} ms | {:.0} ms |", times[0].as_secs_f64() * 1e3, times[1].as_secs_f64() * 1e3);
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}
+
 /// [`load`] of GETs to `url`, each of which must answer 200.
 async fn load_get(args: &Args, client: &reqwest::Client, url: String) -> anyhow::Result<Vec<Duration>> {
     let client = client.clone();
@@ -157,6 +181,8 @@ async fn main() -> anyhow::Result<()> {
 
     // Without the cache every request goes through the component to the emulator; with it
     // (the default) repeated requests are answered from memory.
+    compile_times(&args).await?;
+
     let d = freebusy_host::demo::start(&args.components, RuntimeConfig::default(), "ttl_secs = 0").await?;
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
     let api = format!("http://{}", listener.local_addr()?);

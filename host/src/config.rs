@@ -107,6 +107,12 @@ pub struct RuntimeSection {
     /// on-premises Exchange, a TLS-inspecting proxy), relative to the config file.
     #[serde(default)]
     pub extra_ca_certificates: Vec<PathBuf>,
+    /// Keep compiled components on disk (wasmtime's cache), so restarts skip compilation.
+    #[serde(default = "yes")]
+    pub compile_cache: bool,
+    /// Where, relative to the config file; default: the user's cache directory.
+    #[serde(default)]
+    pub compile_cache_dir: Option<PathBuf>,
     /// Fixed addresses for upstream host names, used before DNS (like `curl --resolve`):
     /// `resolve = { "graph.microsoft.us" = "10.0.0.5:443" }`. TLS still verifies the name.
     #[serde(default)]
@@ -131,6 +137,8 @@ impl Default for RuntimeSection {
             call_timeout_secs: default_timeout(),
             extra_ca_certificates: Vec::new(),
             resolve: std::collections::HashMap::new(),
+            compile_cache: true,
+            compile_cache_dir: None,
         }
     }
 }

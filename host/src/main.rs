@@ -105,6 +105,8 @@ fn runtime_config(loaded: &LoadedConfig) -> RuntimeConfig {
         call_timeout: Duration::from_secs(r.call_timeout_secs),
         extra_ca_certificates: r.extra_ca_certificates.iter().map(|f| loaded.base_dir.join(f)).collect(),
         resolve: r.resolve.clone(),
+        compile_cache: r.compile_cache,
+        compile_cache_dir: r.compile_cache_dir.as_ref().map(|d| loaded.base_dir.join(d)),
         ..RuntimeConfig::default()
     }
 }
@@ -210,7 +212,8 @@ async fn main() -> anyhow::Result<()> {
                 "no built provider components found; run scripts/demo (it builds them), or pass --components <dir>",
             )?;
             let listener = bind(listen).await?;
-            let d = demo::start(&dir, RuntimeConfig::default(), "").await?;
+            let runtime = RuntimeConfig { compile_cache: true, ..RuntimeConfig::default() };
+            let d = demo::start(&dir, runtime, "").await?;
             let url = format!("http://{}", listener.local_addr()?);
             println!("freebusy demo: Microsoft 365 emulator at {} (demo tenant 'Contoso')", d.emulator.base_url);
             println!("API at {url}  (Graph provider component: {})", dir.join(demo::GRAPH_COMPONENT).display());

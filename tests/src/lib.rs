@@ -169,7 +169,8 @@ pub async fn stack_on(emulator: Emulator, runtime: RuntimeConfig, tenants: impl 
 /// A host serving the whole config `text` for an emulator that is already running.
 pub async fn stack_with_config(emulator: Emulator, runtime: RuntimeConfig, text: &str) -> Stack {
     let loaded = LoadedConfig::from_str(text, PathBuf::new()).expect("valid test config");
-    let runtime = Runtime::new(runtime).expect("runtime");
+    // Dozens of stacks load the same components: compile each once per machine.
+    let runtime = Runtime::new(RuntimeConfig { compile_cache: true, ..runtime }).expect("runtime");
     let service = Arc::new(Service::from_config(&loaded, &runtime).await.expect("service"));
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await.expect("bind API");
     let api = format!("http://{}", listener.local_addr().expect("addr"));

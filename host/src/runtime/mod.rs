@@ -41,6 +41,10 @@ pub struct RuntimeConfig {
     pub extra_ca_certificates: Vec<std::path::PathBuf>,
     /// Fixed addresses for host names, tried before DNS.
     pub resolve: std::collections::HashMap<String, std::net::SocketAddr>,
+    /// Keep compiled components on disk, so that a restart loads them instead of compiling.
+    pub compile_cache: bool,
+    /// Where; `None` is wasmtime's per-user cache directory.
+    pub compile_cache_dir: Option<std::path::PathBuf>,
 }
 
 impl Default for RuntimeConfig {
@@ -52,6 +56,8 @@ impl Default for RuntimeConfig {
             max_instances: 256,
             extra_ca_certificates: Vec::new(),
             resolve: std::collections::HashMap::new(),
+            compile_cache: false,
+            compile_cache_dir: None,
         }
     }
 }
@@ -114,6 +120,14 @@ impl Runtime {
                 .total_tables(n * 8)
                 .max_memory_size(config.memory_limit_bytes);
             wasm.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+        }
+        if config.compile_cache {
+            let mut cache = wasmtime::CacheConfig::new();
+            if let Some(dir) = &config.compile_cache_dir {
+                cache.with_directory(dir);
+            }
+            let cache = wasmtime::Cache::new(cache).map_err(|e| anyhow::anyhow!("the compile cache: {e}"))?;
+            wasm.cache(Some(cache));
         }
         let engine = Engine::new(&wasm).map_err(|e| anyhow::anyhow!("creating the wasmtime engine: {e}"))?;
         let mut linker = Linker::<HostState>::new(&engine);
