@@ -140,6 +140,21 @@ async fn wrong_client_secret_is_an_auth_error_naming_aadsts7000215_and_never_fre
 }
 
 #[tokio::test]
+async fn an_unknown_app_is_named_aadsts700016_and_not_retried() {
+    let unknown = "0b5e2c4a-9d1f-4e3b-8a7c-6f2d1e0c9b8a";
+    let stack = start(RuntimeConfig::default(), |url| graph_tenant("contoso", url, unknown, "some-secret")).await;
+    for _ in 0..2 {
+        let resp = freebusy(&stack.api, &format!("mailboxes=adele.vance@contoso.com&{WEEK}")).await;
+        let err = resp.mailboxes[0].error.as_ref().expect("an error, never free");
+        assert_eq!(err.code, "auth-failed");
+        assert!(err.message.contains("AADSTS700016"), "{}", err.message);
+    }
+    // One token request per query: never a retry loop against the identity platform.
+    assert_eq!(stack.emulator.stats().token_requests, 2);
+    assert_eq!(stack.emulator.stats().get_schedule_requests, 0);
+}
+
+#[tokio::test]
 async fn expired_secret_says_so_with_aadsts7000222() {
     let stack =
         start(RuntimeConfig::default(), |url| graph_tenant("contoso", url, demo::EXPIRED_CLIENT_ID, "expired~secret"))
