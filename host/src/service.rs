@@ -47,12 +47,15 @@ pub struct Tenant {
     /// instead of every concurrent piece fetching its own token.
     warm: std::sync::atomic::AtomicBool,
     /// Answers by mailbox and day.
-    pub cache: Cache,
+    cache: Cache,
     /// Where calls, cache lookups and errors are counted.
     metrics: Arc<Metrics>,
     /// Upstream fetches under way, shared by identical concurrent requests.
-    in_flight: std::sync::Mutex<HashMap<String, Shared<BoxFuture<'static, Vec<MailboxOutcome>>>>>,
+    in_flight: std::sync::Mutex<HashMap<String, SharedFetch>>,
 }
+
+/// A fetch from the provider that several requests await.
+type SharedFetch = Shared<BoxFuture<'static, Vec<MailboxOutcome>>>;
 
 impl Tenant {
     /// The call context (settings, allow-list, key-value store).
