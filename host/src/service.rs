@@ -410,20 +410,10 @@ impl Tenant {
                 details: req.details,
                 upstream_view: false,
             };
-            for (&i, outcome) in missing.iter().zip(self.fetch_shared(sub).await) {
+            for (&i, outcome) in missing.iter().zip(self.fetch_shared(sub, days.clone()).await) {
                 let mailbox = &req.mailboxes[i];
-                outcomes[i] = Some(match outcome {
-                    Ok(schedule) => {
-                        self.cache.store(
-                            mailbox,
-                            &days,
-                            req.details,
-                            &schedule.blocks,
-                            schedule.working_hours.as_ref(),
-                        );
-                        Ok(schedule)
-                    }
-                    Err(e) => match self.cache.stale(mailbox, &days, req.details).filter(|_| upstream_trouble(&e)) {
+                outcomes[i] = Some(outcome.or_else(|e| {
+                    match self.cache.stale(mailbox, &days, req.details).filter(|_| upstream_trouble(&e)) {
                         Some(hit) => {
                             self.metrics.cache(&self.name, "stale");
                             ages[i] = Some(age(hit.fetched_at));
@@ -431,8 +421,8 @@ impl Tenant {
                             Ok(from_cache(hit))
                         }
                         None => Err(e),
-                    },
-                });
+                    }
+                }));
             }
         }
         let mut resp = respond(req, outcomes.into_iter().map(|o| o.expect("every mailbox answered")).collect());
@@ -444,8 +434,10 @@ impl Tenant {
         resp
     }
 
-    /// [`Self::fetch`], shared with identical requests already under way.
-    async fn fetch_shared(self: &Arc<Self>, req: FreeBusyRequest) -> Vec<MailboxOutcome> {
+    /// [`Self::fetch`] over whole `days`, shared with identical requests already under way, its
+    /// answers stored in the cache. The fetch runs as its own task, so a client that hangs up
+    /// abandons neither the others waiting for it nor the cache.
+    async fn fetch_shared(self: &Arc<Self>, req: FreeBusyRequest, days: std::ops::Range<i64>) -> Vec<MailboxOutcome> {
         let key = format!(
             "{}|{}|{}|{}",
             req.details,
@@ -459,13 +451,30 @@ impl Tenant {
                 .entry(key.clone())
                 .or_insert_with(|| {
                     let tenant = self.clone();
-                    async move { tenant.fetch(&req).await }.boxed().shared()
+                    let mailboxes = req.mailboxes.len();
+                    // The task removes its entry when done; it cannot before this lock is released.
+                    let task = tokio::spawn(async move {
+                        let outcomes = tenant.fetch(&req).await;
+                        for (mailbox, outcome) in req.mailboxes.iter().zip(&outcomes) {
+                            if let Ok(s) = outcome {
+                                tenant.cache.store(mailbox, &days, req.details, &s.blocks, s.working_hours.as_ref());
+                            }
+                        }
+                        tenant.in_flight.lock().expect("in-flight lock").remove(&key);
+                        outcomes
+                    });
+                    async move {
+                        task.await.unwrap_or_else(|e| {
+                            let fault = MailboxError::new("provider-fault", format!("the fetch failed: {e}"));
+                            vec![Err(fault); mailboxes]
+                        })
+                    }
+                    .boxed()
+                    .shared()
                 })
                 .clone()
         };
-        let outcomes = flight.await;
-        self.in_flight.lock().expect("in-flight lock").remove(&key);
-        outcomes
+        flight.await
     }
 
     /// Split by the provider's limits, call (concurrently, within the tenant's cap), retry

@@ -150,3 +150,25 @@ async fn metrics_count_calls_cache_results_and_errors_without_naming_anyone() {
     // Labels carry tenants, routes and codes: no address, no secret.
     assert!(!text.contains('@') && !text.contains(demo::CLIENT_SECRET), "{text}");
 }
+
+#[tokio::test]
+async fn a_fetch_completes_for_the_cache_even_when_its_client_hangs_up() {
+    let stack = cached_stack("ttl_secs = 60").await;
+    let query = format!("{ROOM}&start=2026-03-23T00:00:00Z&end=2026-03-24T00:00:00Z");
+    // The upstream throttles for a second; the client gives up after 200 ms.
+    stack.emulator.inject(Fault::Throttle { retry_after: Some("1".into()) });
+    let impatient = reqwest::Client::builder().timeout(Duration::from_millis(200)).build().unwrap();
+    assert!(impatient.get(format!("{}/v1/freebusy?{query}", stack.api)).send().await.is_err());
+    // The throttled call and its retry run to the end without anyone waiting for them.
+    for _ in 0..100 {
+        if calls(&stack) >= 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(calls(&stack), 2, "the retry happened");
+    tokio::time::sleep(Duration::from_millis(300)).await; // the answer is stored right after
+    let later = ask(&stack.api, &query).await;
+    assert_eq!(calls(&stack), 2, "and their answer was cached");
+    assert!(later.mailboxes.iter().all(|m| m.cache_age_seconds.is_some() && m.busy.is_some()));
+}
