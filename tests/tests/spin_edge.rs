@@ -117,6 +117,8 @@ async fn the_edge_under_spin_answers_exactly_like_the_host() {
     let queries = [
         format!("mailboxes=adele.vance@contoso.com,megan.bowen@contoso.com,pradeep.gupta@contoso.com,room.adams@contoso.com&{week}"),
         format!("mailboxes=adele.vance@contoso.com,nobody@contoso.com,room.adams@contoso.com&{week}&interval=60&details=true"),
+        // Microsoft's own merged view, through the provider at the edge too.
+        format!("mailboxes=adele.vance@contoso.com,megan.bowen@contoso.com&{week}&interval=30&upstream=true"),
         "mailboxes=room.adams@contoso.com&start=2026-01-05T00:00:00Z&end=2026-04-05T00:00:00Z".to_string(),
         // Bad input: the same problem bodies.
         week.to_string(),
@@ -130,6 +132,9 @@ async fn the_edge_under_spin_answers_exactly_like_the_host() {
         let h: serde_json::Value = serde_json::from_str(&hb).unwrap();
         let e: serde_json::Value = serde_json::from_str(&eb).unwrap_or_else(|_| panic!("edge body for {q}: {eb}"));
         assert_eq!(h, e, "answers differ for {q}");
+        if q.contains("upstream=true") {
+            assert!(e["mailboxes"][0]["upstreamView"].is_string(), "no upstreamView at the edge: {eb}");
+        }
     }
     let q = format!("mailboxes=room.adams@contoso.com,nobody@contoso.com&{week}");
     let (_, hc, hb) = get_with(&format!("{}/v1/freebusy?{q}", host.api), &[("accept", "text/calendar")]).await;

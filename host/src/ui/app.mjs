@@ -96,8 +96,14 @@ if (typeof document !== 'undefined') {
   const saved = new URLSearchParams(location.hash.slice(1));
   form.mailboxes.value = saved.get('mailboxes') || '';
   form.tenant.value = saved.get('tenant') || '';
-  form.day.value = saved.get('day') || new Date().toLocaleDateString('sv'); // YYYY-MM-DD, local
+  const today = () => new Date().toLocaleDateString('sv'); // YYYY-MM-DD, local
+  form.day.value = saved.get('day') || today();
   form.addEventListener('submit', (e) => { e.preventDefault(); show(form); });
   form.mailboxes.addEventListener('input', () => suggest(form));
   if (form.mailboxes.value) show(form);
+  // Today's timeline refreshes every minute (a wall display, a room panel); the host's cache
+  // makes that cheap upstream.
+  setInterval(() => {
+    if (form.mailboxes.value && form.day.value === today()) show(form);
+  }, 60_000);
 }
