@@ -66,6 +66,16 @@ pub async fn serve(listener: tokio::net::TcpListener, service: Arc<Service>) -> 
     axum::serve(listener, router(service)).await
 }
 
+/// Serve until `shutdown` completes, then finish the requests in flight (SIGTERM from systemd or
+/// a container runtime should not cut answers off).
+pub async fn serve_until(
+    listener: tokio::net::TcpListener,
+    service: Arc<Service>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(service)).with_graceful_shutdown(shutdown).await
+}
+
 fn problem(p: Problem) -> Response {
     let status = StatusCode::from_u16(p.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let body = serde_json::to_string(&p).expect("problem serializes");

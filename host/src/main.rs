@@ -136,7 +136,8 @@ async fn main() -> anyhow::Result<()> {
             let addr = listen.unwrap_or(loaded.config.listen);
             let listener = bind(addr).await?;
             tracing::info!("serving on http://{}", listener.local_addr()?);
-            api::serve(listener, Arc::new(service)).await?;
+            api::serve_until(listener, Arc::new(service), shutdown_signal()).await?;
+            tracing::info!("stopped");
         }
         Command::Query { config, tenant, mailboxes, start, end, interval, details, ical } => {
             let (_, service) = load(&config).await?;
@@ -229,4 +230,27 @@ async fn main() -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let interrupt = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut term) => {
+                term.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {}
+        () = terminate => {}
+    }
+    tracing::info!("shutting down: finishing the requests in flight");
 }

@@ -100,3 +100,38 @@ async fn the_demo_serves_one_tenant_through_every_way_admins_connect() {
     assert_eq!(status, 200, "{body}");
     server.abort();
 }
+
+#[tokio::test]
+async fn on_shutdown_requests_in_flight_are_answered_before_the_server_stops() {
+    let emulator =
+        freebusy_emulator::Emulator::start(([127, 0, 0, 1], 0).into(), freebusy_emulator::Options::default())
+            .await
+            .unwrap();
+    let text =
+        freebusy_tests::config_text(&tenant("contoso", &emulator.base_url, demo::CLIENT_ID, demo::CLIENT_SECRET, None));
+    let loaded = freebusy_host::config::LoadedConfig::from_str(&text, std::path::PathBuf::new()).unwrap();
+    let runtime = freebusy_host::runtime::Runtime::new(RuntimeConfig::default()).unwrap();
+    let service = std::sync::Arc::new(freebusy_host::service::Service::from_config(&loaded, &runtime).await.unwrap());
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await.unwrap();
+    let api = format!("http://{}", listener.local_addr().unwrap());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(freebusy_host::api::serve_until(listener, service, async {
+        let _ = stopped.await;
+    }));
+    // A request that takes a second (the upstream throttles once), then the stop signal.
+    emulator.inject(freebusy_emulator::Fault::Throttle { retry_after: Some("1".into()) });
+    let url = format!(
+        "{api}/v1/freebusy?mailboxes=room.adams@contoso.com&start=2026-03-23T00:00:00Z&end=2026-03-24T00:00:00Z"
+    );
+    let slow = tokio::spawn(async move { get(&url).await });
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    stop.send(()).unwrap();
+    let (status, _, body) = slow.await.unwrap();
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("\"busy\""), "answered in full: {body}");
+    tokio::time::timeout(std::time::Duration::from_secs(5), server)
+        .await
+        .expect("the server stopped")
+        .unwrap()
+        .unwrap();
+}
