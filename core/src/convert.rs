@@ -4,11 +4,21 @@
 //! [`provider_conversions!`](crate::provider_conversions) where an identifier names the bindings'
 //! `types` module.
 
-/// Defines `failure`, `answer`, `mailbox_error`, `block` and `working_hours` for the bindings
-/// module named by `$wit` (for example `use bindings::freebusy::provider::types as wit;`).
+/// Defines `query`, `failure`, `answer`, `mailbox_error`, `block` and `working_hours` for the
+/// bindings module named by `$wit` (for example `use bindings::freebusy::provider::types as wit;`).
 #[macro_export]
 macro_rules! provider_conversions {
     ($wit:ident) => {
+        /// The provider query for one piece of a request.
+        pub fn query(piece: &$crate::plan::Piece, req: &$crate::api::FreeBusyRequest) -> $wit::Query {
+            $wit::Query {
+                mailboxes: piece.mailboxes.clone(),
+                window: $wit::Window { start: piece.window.start, end: piece.window.end },
+                details: req.details,
+                view_interval: req.upstream_interval(),
+            }
+        }
+
         /// A provider error in core's terms (worded the same everywhere).
         pub fn failure(e: &$wit::ProviderError) -> $crate::plan::ProviderFailure {
             use $crate::plan::ProviderFailure;

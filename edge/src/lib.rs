@@ -94,12 +94,7 @@ fn freebusy(
 }
 
 fn call_with_retries(settings: &[(String, String)], piece: &Piece, req: &FreeBusyRequest) -> PieceResult {
-    let query = wit::Query {
-        mailboxes: piece.mailboxes.clone(),
-        window: wit::Window { start: piece.window.start, end: piece.window.end },
-        details: req.details,
-        view_interval: req.upstream_interval(),
-    };
+    let query = query(piece, req);
     let mut attempt = 0;
     loop {
         match provider::get_schedules(settings, &query) {

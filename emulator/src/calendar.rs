@@ -166,6 +166,8 @@ fn event(i: &Instance, m: &Mailbox, tz: Tz, tz_name: &str) -> Value {
 /// clients must match by id).
 pub async fn batch(State(emu): State<Arc<Emu>>, headers: HeaderMap, body: String) -> Response {
     crate::count_batch(&emu);
+    // The limits and the outer 400 are reference §2; the reference quotes no wording for these
+    // errors, so the messages are ours [I].
     let bad = |message: &str| graph_error(StatusCode::BAD_REQUEST, "BadRequest", message);
     let Ok(Value::Object(payload)) = serde_json::from_str::<Value>(&body) else {
         return bad("Invalid batch payload format.");

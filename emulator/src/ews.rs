@@ -437,15 +437,7 @@ fn calendar_event(i: &Instance, m: &Mailbox, detailed: bool, zone: &RequestZone)
 }
 
 fn serializable_time(t: &Transition) -> String {
-    let day = match t.weekday {
-        Weekday::Mon => "Monday",
-        Weekday::Tue => "Tuesday",
-        Weekday::Wed => "Wednesday",
-        Weekday::Thu => "Thursday",
-        Weekday::Fri => "Friday",
-        Weekday::Sat => "Saturday",
-        Weekday::Sun => "Sunday",
-    };
+    let day = day_name(t.weekday);
     format!(
         "<Bias>{}</Bias><Time>{}</Time><DayOrder>{}</DayOrder><Month>{}</Month><DayOfWeek>{day}</DayOfWeek>",
         t.bias,
@@ -459,19 +451,7 @@ fn serializable_time(t: &Transition) -> String {
 fn working_hours(m: &Mailbox, at: DateTime<Utc>) -> String {
     use chrono::{Datelike, Timelike};
     let (bias, standard, daylight) = rules_of(m.time_zone, at.year());
-    let days: Vec<&str> = m
-        .work_days
-        .iter()
-        .map(|d| match d {
-            Weekday::Mon => "Monday",
-            Weekday::Tue => "Tuesday",
-            Weekday::Wed => "Wednesday",
-            Weekday::Thu => "Thursday",
-            Weekday::Fri => "Friday",
-            Weekday::Sat => "Saturday",
-            Weekday::Sun => "Sunday",
-        })
-        .collect();
+    let days: Vec<&str> = m.work_days.iter().map(|d| day_name(*d)).collect();
     let minutes = |t: NaiveTime| t.hour() * 60 + t.minute();
     format!(
         r#"<WorkingHours xmlns="{TYPES_NS}"><TimeZone><Bias>{bias}</Bias><StandardTime>{}</StandardTime><DaylightTime>{}</DaylightTime></TimeZone><WorkingPeriodArray><WorkingPeriod><DayOfWeek>{}</DayOfWeek><StartTimeInMinutes>{}</StartTimeInMinutes><EndTimeInMinutes>{}</EndTimeInMinutes></WorkingPeriod></WorkingPeriodArray></WorkingHours>"#,

@@ -21,9 +21,8 @@ use tokio::sync::Semaphore;
 use crate::cache::{days_of, window_of, Cache};
 use crate::config::LoadedConfig;
 use crate::metrics::Metrics;
-use crate::runtime::bindings::exports::freebusy::provider::provider::Query;
 use crate::runtime::bindings::freebusy::provider::types as wit;
-use crate::runtime::convert::{answer, failure};
+use crate::runtime::convert::{answer, failure, query};
 use crate::runtime::outbound::normalize_origin;
 use crate::runtime::{keyvalue, CallContext, CallError, Provider, Runtime};
 
@@ -513,12 +512,7 @@ impl Tenant {
     }
 
     async fn call_with_retries(&self, piece: &Piece, req: &FreeBusyRequest) -> PieceResult {
-        let query = Query {
-            mailboxes: piece.mailboxes.clone(),
-            window: wit::Window { start: piece.window.start, end: piece.window.end },
-            details: req.details,
-            view_interval: req.upstream_interval(),
-        };
+        let query = query(piece, req);
         let mut attempt = 0;
         loop {
             let result = {
