@@ -1,6 +1,7 @@
 //! The merged availability string: one character per interval of the window, like Graph's
-//! `availabilityView` and EWS's `MergedFreeBusy` (reference: microsoft-apis.md §1
-//! "availabilityView": length = window ÷ interval, the highest state in a slot wins).
+//! `availabilityView` and EWS's `MergedFreeBusy` (https://learn.microsoft.com/graph/api/calendar-getschedule and
+//! https://learn.microsoft.com/exchange/client-developer/web-service-reference/mergedfreebusy: length = window ÷
+//! interval, the highest state in a slot wins).
 //!
 //! Differences from Graph, on purpose: working elsewhere is written as `4` as Graph's docs say
 //! (the service writes `0` "for backward compatibility"), the last slot may be partial (length is

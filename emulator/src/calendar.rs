@@ -1,5 +1,5 @@
-//! Graph calendarView (reference §2 "calendarView") and JSON batching (reference §2 "JSON
-//! batching").
+//! Graph calendarView (https://learn.microsoft.com/graph/api/user-list-calendarview) and JSON batching
+//! (https://learn.microsoft.com/graph/json-batching).
 //!
 //! calendarView reads the calendar itself, so it needs Calendars.Read (ReadBasic is not enough)
 //! and shows subjects whatever the mailbox shares in free/busy; `sensitivity` says which items
@@ -24,13 +24,14 @@ use crate::graph::{authorize_calendar, graph_error, graph_time, preferred_zone, 
 use crate::tenant::{object_id, Instance, Mailbox};
 use crate::State as Emu;
 
-/// Reading events (not just free/busy) takes one of these (reference §2 calendarView permissions).
+/// Reading events (not just free/busy) takes one of these (the permissions of
+/// https://learn.microsoft.com/graph/api/user-list-calendarview).
 const READ_ROLES: &[&str] = &["Calendars.Read", "Calendars.ReadWrite"];
-/// Default page of calendarView (reference §2 "Paging").
+/// Default page of calendarView (microsoftgraph/microsoft-graph-explorer#91, microsoftgraph/microsoft-graph-docs#6201).
 const DEFAULT_PAGE: usize = 10;
-/// calendarView refuses ranges over five years (reference §2 "Errors").
+/// calendarView refuses ranges over five years (microsoftgraph/microsoft-graph-docs-contrib#6321).
 const MAX_RANGE_DAYS: i64 = 1825;
-/// A batch holds at most 20 requests (reference §2 "JSON batching").
+/// A batch holds at most 20 requests (https://learn.microsoft.com/graph/json-batching).
 const MAX_BATCH: usize = 20;
 
 /// `GET /v1.0/me/calendarView` for a signed-in user.
@@ -110,7 +111,8 @@ fn calendar_view_at(
         Ok(z) => z,
         Err(resp) => return resp,
     };
-    // Items that only touch a bound are returned too (reference §2); the client clips.
+    // Items that only touch a bound are returned too (microsoftgraph/microsoft-graph-docs-contrib#387); the
+    // client clips.
     let touch = chrono::Duration::seconds(1);
     let mut items: Vec<Instance> = mailbox
         .instances(start - touch, end + touch)
@@ -130,7 +132,8 @@ fn calendar_view_at(
     Json(body).into_response()
 }
 
-/// A calendarView bound: its own offset honoured, none read as UTC (reference §2).
+/// A calendarView bound: its own offset honoured, none read as UTC
+/// (https://learn.microsoft.com/graph/api/user-list-calendarview).
 fn bound(text: &str) -> Option<DateTime<Utc>> {
     if let Ok(t) = DateTime::parse_from_rfc3339(text) {
         return Some(t.with_timezone(&Utc));
@@ -162,12 +165,12 @@ fn event(i: &Instance, m: &Mailbox, tz: Tz, tz_name: &str) -> Value {
 }
 
 /// `POST /v1.0/$batch`: each request runs on its own, with the batch's Authorization, and its
-/// answer is collected, in a different order than asked (the reference allows any order, and
-/// clients must match by id).
+/// answer is collected, in a different order than asked (https://learn.microsoft.com/graph/json-batching allows any
+/// order, and clients must match by id).
 pub async fn batch(State(emu): State<Arc<Emu>>, headers: HeaderMap, body: String) -> Response {
     crate::count_batch(&emu);
-    // The limits and the outer 400 are reference §2; the reference quotes no wording for these
-    // errors, so the messages are ours [I].
+    // The limits and the outer 400 are from https://learn.microsoft.com/graph/json-batching; it quotes no wording
+    // for these errors, so the messages are ours [I].
     let bad = |message: &str| graph_error(StatusCode::BAD_REQUEST, "BadRequest", message);
     let Ok(Value::Object(payload)) = serde_json::from_str::<Value>(&body) else {
         return bad("Invalid batch payload format.");

@@ -1,8 +1,9 @@
-//! Delegated (user) sign-in at the v2 endpoint (reference §4): the device code flow, the
-//! authorization code flow with PKCE, and the refresh-token grant with rotation, expiry and
-//! revocation. The emulator has no sign-in page: the test (or demo) approves a device code through
-//! [`crate::Emulator::approve_device_code`], and `/authorize` signs in the user named by
-//! `login_hint` at once.
+//! Delegated (user) sign-in at the v2 endpoint: the device code flow
+//! (https://learn.microsoft.com/entra/identity-platform/v2-oauth2-device-code), the authorization code flow with PKCE,
+//! and the refresh-token grant with rotation, expiry and revocation
+//! (https://learn.microsoft.com/entra/identity-platform/v2-oauth2-auth-code-flow). The emulator has no sign-in page:
+//! the test (or demo) approves a device code through [`crate::Emulator::approve_device_code`], and `/authorize`
+//! signs in the user named by `login_hint` at once.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -75,7 +76,8 @@ fn app<'a>(tenant: &'a Tenant, client_id: &str) -> Result<&'a App, Response> {
     })
 }
 
-/// `POST /{tenant}/oauth2/v2.0/devicecode` (reference §4 "Device code flow").
+/// `POST /{tenant}/oauth2/v2.0/devicecode`
+/// (https://learn.microsoft.com/entra/identity-platform/v2-oauth2-device-code).
 pub async fn devicecode(
     State(emu): State<Arc<Emu>>,
     Path(tenant_name): Path<String>,
@@ -185,8 +187,9 @@ pub(crate) fn grant(emu: &Emu, tenant: &Tenant, grant: &str, form: &HashMap<Stri
             if device.expires <= now {
                 return error(StatusCode::BAD_REQUEST, "expired_token", 70019, "Verification code expired.");
             }
-            // RFC 8628 slow_down for a client that polls before the interval has passed; Entra's
-            // table does not list it, but clients must handle it (reference §4) [I].
+            // RFC 8628 slow_down for a client that polls before the interval has passed; Entra's table
+            // (https://learn.microsoft.com/entra/identity-platform/v2-oauth2-device-code) does not list it, but clients
+            // must handle it [I].
             let interval = Duration::seconds(emu.device_code_interval_secs as i64);
             let too_soon = device.last_poll.is_some_and(|last| now - last < interval);
             device.last_poll = Some(now);
@@ -199,7 +202,8 @@ pub(crate) fn grant(emu: &Emu, tenant: &Tenant, grant: &str, form: &HashMap<Stri
                 );
             }
             let Some(user) = device.approved_user.clone() else {
-                // The real wording and envelope of a pending answer (reference §4).
+                // The real wording and envelope of a pending answer (toblum/ESPTeamsPresence#49,
+                // AzureAD/azure-activedirectory-library-for-nodejs#137).
                 return error(
                     StatusCode::BAD_REQUEST,
                     "authorization_pending",
@@ -302,7 +306,8 @@ pub(crate) fn grant(emu: &Emu, tenant: &Tenant, grant: &str, form: &HashMap<Stri
         "ext_expires_in": emu.token_lifetime_secs,
         "access_token": access_token,
     });
-    // A refresh token only with offline_access (reference §4); a new one on every use.
+    // A refresh token only with offline_access
+    // (https://learn.microsoft.com/entra/identity-platform/v2-oauth2-auth-code-flow); a new one on every use.
     if requested.contains(&"offline_access") || grant == "refresh_token" {
         let refresh = format!("1.A{}{}", random_id().replace('-', ""), random_id().replace('-', ""));
         state.refresh_tokens.insert(

@@ -1,6 +1,6 @@
 //! Graph directory: `GET /v1.0/users` with `$filter=startswith(...)` (joined by `or`),
 //! `$select`, `$top` and `@odata.nextLink` paging, and `GET /v1.0/places/microsoft.graph.room`
-//! (reference §2 "Users", "Rooms").
+//! (https://learn.microsoft.com/graph/api/user-list, https://learn.microsoft.com/graph/api/place-list).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -31,8 +31,8 @@ fn parse_filter(filter: &str) -> Option<Vec<(String, String)>> {
         .collect()
 }
 
-/// `"property:value"` terms joined by ` OR ` (reference §2 users example
-/// `$search="displayName:wa"`); `None` for anything else.
+/// `"property:value"` terms joined by ` OR ` (the example `$search="displayName:wa"` of
+/// https://learn.microsoft.com/graph/api/user-list); `None` for anything else.
 fn parse_search(search: &str) -> Option<Vec<(String, String)>> {
     search
         .split(" OR ")
@@ -116,7 +116,8 @@ pub async fn users(
     let Some(tenant) = emu.tenant(&token.tenant_id) else {
         return graph_error(StatusCode::UNAUTHORIZED, "InvalidAuthenticationToken", "Access token validation failure.");
     };
-    // $search needs ConsistencyLevel: eventual (reference §2); this emulator serves $filter.
+    // $search needs ConsistencyLevel: eventual (https://learn.microsoft.com/graph/api/user-list); this emulator serves
+    // $filter.
     if params.contains_key("$search")
         && headers.get("consistencylevel").and_then(|v| v.to_str().ok()) != Some("eventual")
     {

@@ -1,5 +1,7 @@
 //! Microsoft identity platform v2 token endpoint: the client-credentials grant with a client
-//! secret (reference §4 "Client credentials grant", "Error response", AADSTS table).
+//! secret, and its error responses
+//! (https://learn.microsoft.com/entra/identity-platform/v2-oauth2-client-creds-grant-flow; AADSTS codes from
+//! https://learn.microsoft.com/entra/identity-platform/reference-error-codes).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -258,8 +260,9 @@ pub(crate) fn signed(claims: serde_json::Value) -> String {
 }
 
 /// `GET /{tenant}/v2.0/.well-known/openid-configuration`: the tenant's OpenID Connect metadata,
-/// which MSAL reads to find the token, authorization and device-code endpoints (reference §4;
-/// MSAL's tenant discovery).
+/// which MSAL reads to find the token, authorization and device-code endpoints (MSAL's tenant
+/// discovery; the endpoints of https://learn.microsoft.com/entra/identity-platform/v2-oauth2-auth-code-flow
+/// and https://learn.microsoft.com/entra/identity-platform/v2-oauth2-device-code).
 pub async fn openid_configuration(
     State(emu): State<Arc<Emu>>,
     Path(tenant_name): Path<String>,
@@ -294,9 +297,9 @@ pub async fn openid_configuration(
     .into_response()
 }
 
-/// Check a JWT client assertion (reference §4 "Certificate assertion"): signed RS256 or PS256
-/// by a certificate registered on the app (found by `x5t#S256`, or the older SHA-1 `x5t`), for
-/// this token endpoint, issued by and about the client, and within its time range.
+/// Check a JWT client assertion (https://learn.microsoft.com/entra/identity-platform/certificate-credentials): signed
+/// RS256 or PS256 by a certificate registered on the app (found by `x5t#S256`, or the older SHA-1 `x5t`),
+/// for this token endpoint, issued by and about the client, and within its time range.
 fn verify_assertion(app: &crate::tenant::App, assertion: &str, audiences: &[String]) -> Result<(), Response> {
     use rsa::pkcs8::DecodePublicKey;
     use rsa::signature::Verifier;

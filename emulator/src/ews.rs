@@ -1,4 +1,5 @@
-//! Exchange Web Services: `POST /EWS/Exchange.asmx` with GetUserAvailability (reference §5),
+//! Exchange Web Services: `POST /EWS/Exchange.asmx` with GetUserAvailability
+//! (https://learn.microsoft.com/exchange/client-developer/web-service-reference/getuseravailability-operation),
 //! answered from the same tenant model as Graph. When the emulator knows where the schemas are
 //! (`Options::ews_schema_dir`), every request body is validated against `messages.xsd` with
 //! xmllint and rejected with an ErrorSchemaValidation fault, as Exchange does; responses follow
@@ -21,7 +22,8 @@ use crate::{Fault, State as Emu};
 const SOAP_NS: &str = "http://schemas.xmlsoap.org/soap/envelope/";
 const TYPES_NS: &str = "http://schemas.microsoft.com/exchange/services/2006/types";
 const MESSAGES_NS: &str = "http://schemas.microsoft.com/exchange/services/2006/messages";
-/// Reference §5 "Limits": at most 100 mailboxes per request.
+/// At most 100 mailboxes per request
+/// (https://learn.microsoft.com/exchange/client-developer/web-service-reference/getuseravailability-operation).
 const MAX_MAILBOXES: usize = 100;
 
 fn xml(status: StatusCode, body: String) -> Response {
@@ -29,13 +31,15 @@ fn xml(status: StatusCode, body: String) -> Response {
 }
 
 fn envelope(body: &str) -> String {
-    // ServerVersionInfo as in the reference's Exchange 2013 example.
+    // ServerVersionInfo as in Microsoft's Exchange 2013 example
+    // (Learn "Get free/busy information by using EWS in Exchange").
     format!(
         r#"<?xml version="1.0" encoding="utf-8"?><s:Envelope xmlns:s="{SOAP_NS}"><s:Header><h:ServerVersionInfo MajorVersion="15" MinorVersion="0" MajorBuildNumber="873" MinorBuildNumber="9" Version="V2_9" xmlns:h="{TYPES_NS}" xmlns="{TYPES_NS}" xmlns:xsd="http://www.w3.org/2001/XMLSchema" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"/></s:Header><s:Body>{body}</s:Body></s:Envelope>"#
     )
 }
 
-/// A SOAP fault with HTTP 500, shaped like the ErrorServerBusy fault in reference §5.
+/// A SOAP fault with HTTP 500, shaped like the ErrorServerBusy fault captured in ecederstrand/exchangelib
+/// tests/test_services.py.
 pub(crate) fn fault(code: &str, message: &str, back_off_ms: Option<u32>) -> Response {
     let message = escape(message);
     let back_off = back_off_ms
@@ -85,7 +89,7 @@ fn authenticate<'a>(emu: &'a Emu, headers: &HeaderMap) -> Result<Caller<'a>, Res
             .ok_or_else(unauthorized)?;
         let tenant = emu.tenant(&token.tenant_id).ok_or_else(unauthorized)?;
         // A signed-in user with EWS.AccessAsUser.All acts as themselves; an app needs
-        // full_access_as_app and impersonation (reference §4, §5).
+        // full_access_as_app and impersonation (Learn "Authenticate an EWS application by using OAuth").
         if token.scopes.iter().any(|s| s == "EWS.AccessAsUser.All") {
             return Ok(Caller::Delegated(tenant));
         }
@@ -213,7 +217,8 @@ pub async fn exchange_asmx(State(emu): State<Arc<Emu>>, headers: HeaderMap, body
     let tenant = match caller {
         Caller::Basic(t) | Caller::AppOnly(t) | Caller::Delegated(t) => t,
     };
-    // EWSEnabled = false: the scream-test answer (reference §5 "Errors to emulate", §6).
+    // EWSEnabled = false (Learn "Control access to EWS in Exchange"): the answer Exchange Online gave in its
+    // pre-retirement "scream tests".
     if !tenant.ews_enabled {
         return (StatusCode::FORBIDDEN, "").into_response();
     }
@@ -259,8 +264,9 @@ pub async fn exchange_asmx(State(emu): State<Arc<Emu>>, headers: HeaderMap, body
     if let Err(why) = validate(&emu, standalone(request, &soap)).await {
         return fault("ErrorSchemaValidation", &format!("The request failed schema validation: {why}"), None);
     }
-    // App-only tokens must name a mailbox to act as, whatever the operation (reference §5;
-    // ews-managed-api#245, exchangelib#735).
+    // App-only tokens must name a mailbox to act as, whatever the operation
+    // (Learn "Authenticate an EWS application by using OAuth"; OfficeDev/ews-managed-api#245,
+    // ecederstrand/exchangelib#735).
     let impersonated =
         header_node.and_then(|h| child(h, "ExchangeImpersonation")).and_then(|i| child(i, "ConnectingSID"));
     if matches!(caller, Caller::AppOnly(_)) && impersonated.is_none() {
@@ -356,7 +362,9 @@ fn free_busy_response(
     zone: &RequestZone,
 ) -> String {
     let Some(m) = tenant.mailbox(address) else {
-        // Reference §5 "Per-mailbox failures": ErrorMailRecipientNotFound, ResponseClass Error.
+        // A per-mailbox failure: ErrorMailRecipientNotFound, ResponseClass Error (Microsoft's support article
+        // "ErrorMailRecipientNotFound response when viewing free/busy information";
+        // https://learn.microsoft.com/exchange/client-developer/web-service-reference/getuseravailability-operation).
         let text = escape(format!(
             "Microsoft.Exchange.InfoWorker.Common.Availability.MailRecipientNotFoundException: Unable to resolve e-mail address {address} to an Active Directory object."
         ));
@@ -373,7 +381,8 @@ fn free_busy_response(
         );
     }
     // The mailbox decides what the caller sees: without shared details, Detailed views are
-    // downgraded (reference §5 "The server may downgrade the view").
+    // downgraded (as DetailedMerged became FreeBusyMerged in Microsoft's example at
+    // https://learn.microsoft.com/exchange/client-developer/web-service-reference/getuseravailability-operation).
     let view = match (view, m.share_details) {
         ("Detailed", false) => "FreeBusy",
         ("DetailedMerged", false) => "FreeBusyMerged",
@@ -410,7 +419,8 @@ fn busy_type(s: ShowAs) -> &'static str {
 }
 
 fn calendar_event(i: &Instance, m: &Mailbox, detailed: bool, zone: &RequestZone) -> String {
-    // Local wall-clock times in the request's zone, without an offset (reference §5).
+    // Local wall-clock times in the request's zone, without an offset (Microsoft's Exchange 2013 examples,
+    // Learn "Get free/busy information by using EWS in Exchange").
     let local = |t| zone.to_local(t).format("%Y-%m-%dT%H:%M:%S").to_string();
     let details = detailed.then(|| {
         let (subject, location) = if i.private {

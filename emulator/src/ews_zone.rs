@@ -1,4 +1,5 @@
-//! EWS time zones (reference §5 "Request schema", "Times in the response"): a request's
+//! EWS time zones (https://learn.microsoft.com/exchange/client-developer/web-service-reference/timezone-availability;
+//! response times as in Learn "Get free/busy information by using EWS in Exchange"): a request's
 //! `SerializableTimeZone` (bias plus standard/daylight transition rules) or a named zone from the
 //! `TimeZoneContext` header, and the rules of a mailbox's IANA zone for `WorkingHours`.
 
@@ -150,7 +151,8 @@ mod tests {
 
     #[test]
     fn pacific_rules_from_the_reference_example_convert_both_ways() {
-        // Reference §5: Bias 480, StandardTime {Month 11, DayOrder 1}, DaylightTime {Month 3, DayOrder 2, Bias -60}.
+        // Microsoft's Pacific example (Learn "Get free/busy information by using EWS in Exchange"): Bias 480,
+        // StandardTime {Month 11, DayOrder 1}, DaylightTime {Month 3, DayOrder 2, Bias -60}.
         let t = |h| NaiveTime::from_hms_opt(h, 0, 0).unwrap();
         let zone = RequestZone::Rules {
             bias: 480,

@@ -1,5 +1,6 @@
-//! Microsoft Graph: `POST /v1.0/users/{id}/calendar/getSchedule` (reference §1), with Graph's
-//! error envelope and throttling (reference §3).
+//! Microsoft Graph: `POST /v1.0/users/{id}/calendar/getSchedule`
+//! (https://learn.microsoft.com/graph/api/calendar-getschedule), with Graph's error envelope
+//! (https://learn.microsoft.com/graph/errors) and throttling (https://learn.microsoft.com/graph/throttling).
 
 use std::sync::Arc;
 
@@ -15,13 +16,13 @@ use crate::entra::IssuedToken;
 use crate::tenant::{Instance, Mailbox, Tenant};
 use crate::{Fault, State as Emu};
 
-/// Observed limit: the 101st address gets ErrorMailboxDataArrayTooBig (reference §1 "Limits").
+/// Observed limit: the 101st address gets ErrorMailboxDataArrayTooBig (microsoftgraph/microsoft-graph-docs#7047).
 const MAX_SCHEDULES: usize = 100;
 /// Observed limit: 63 days gets ErrorTimeIntervalTooBig.
 const MAX_WINDOW_DAYS: i64 = 62;
 const CALENDAR_ROLES: &[&str] = &["Calendars.ReadBasic", "Calendars.Read", "Calendars.ReadWrite"];
 
-/// Graph's error envelope (reference §3 "Error body").
+/// Graph's error envelope (https://learn.microsoft.com/graph/errors).
 pub(crate) fn graph_error(status: StatusCode, code: &str, message: &str) -> Response {
     let now = Utc::now().format("%Y-%m-%dT%H:%M:%S").to_string();
     let id = crate::tenant::object_id(&format!("{now}{code}{message}"));
@@ -53,8 +54,8 @@ pub(crate) fn authenticate(emu: &Emu, headers: &HeaderMap) -> Result<IssuedToken
 }
 
 /// The common start of a calendar call: a valid token, then any injected fault, then one of
-/// `roles` granted (application `roles` or delegated `scp`, reference §1 permissions), then the
-/// token's tenant.
+/// `roles` granted (application `roles` or delegated `scp`; the permissions of
+/// https://learn.microsoft.com/graph/api/calendar-getschedule), then the token's tenant.
 pub(crate) fn authorize_calendar<'a>(
     emu: &'a Emu,
     headers: &HeaderMap,
@@ -107,8 +108,8 @@ pub(crate) fn injected(fault: Fault) -> Response {
     resp
 }
 
-/// A zone named the way Graph accepts it: Windows names and IANA names (reference §1
-/// `dateTimeTimeZone.timeZone`).
+/// A zone named the way Graph accepts it: Windows names and IANA names (`dateTimeTimeZone.timeZone`,
+/// https://learn.microsoft.com/graph/api/resources/datetimetimezone).
 fn zone(name: &str) -> Option<Tz> {
     let name = name.trim();
     if name.eq_ignore_ascii_case("UTC") {
@@ -127,12 +128,12 @@ fn date_time_time_zone(v: Option<&Value>) -> Option<DateTime<Utc>> {
     let obj = v?.as_object()?;
     let text = field(obj, "dateTime")?.as_str()?;
     let tz = zone(field(obj, "timeZone")?.as_str()?)?;
-    // A trailing Z with timeZone UTC is accepted (reference §1, msgraph-metadata#598).
+    // A trailing Z with timeZone UTC is accepted (microsoftgraph/msgraph-metadata#598).
     let naive = NaiveDateTime::parse_from_str(text.trim_end_matches('Z'), "%Y-%m-%dT%H:%M:%S%.f").ok()?;
     tz.from_local_datetime(&naive).earliest().map(|t| t.with_timezone(&Utc))
 }
 
-/// `Prefer: outlook.timezone="..."`; UTC without it (reference §1 headers).
+/// `Prefer: outlook.timezone="..."`; UTC without it (https://learn.microsoft.com/graph/api/calendar-getschedule).
 pub(crate) fn preferred_zone(headers: &HeaderMap) -> Result<(Tz, String), Response> {
     for value in headers.get_all("prefer").iter().filter_map(|v| v.to_str().ok()) {
         for pref in value.split(',') {
@@ -165,7 +166,7 @@ fn schedule_item(i: &Instance, m: &Mailbox, tz: Tz, tz_name: &str) -> Value {
         "end": graph_time(i.end, tz, tz_name),
     });
     // subject, location and isPrivate appear only for normal/personal sensitivity and when the
-    // mailbox lets the caller see them (reference §1 "The requested user decides").
+    // mailbox lets the caller see them (https://learn.microsoft.com/graph/outlook-get-free-busy-schedule).
     if !i.private && m.share_details {
         item["subject"] = json!(i.subject);
         item["location"] = json!(i.location);
@@ -206,7 +207,7 @@ fn schedule_information(
     tz_name: &str,
 ) -> Value {
     let Some(m) = tenant.mailbox(address) else {
-        // An unresolved address does not fail the call (reference §1 "Per-schedule errors").
+        // An unresolved address does not fail the call (microsoftgraph/microsoft-graph-docs#11225).
         return json!({
             "scheduleId": address,
             "error": {"message": format!("Unable to resolve e-mail address {address} to an Active Directory object."), "responseCode": "5009"},
@@ -305,8 +306,9 @@ pub async fn get_schedule(
             &format!("The requested time duration specified for FreeBusyViewOptions.TimeWindow is too long. The allowed limit = {MAX_WINDOW_DAYS} days; the actual limit = {days} days."),
         );
     }
-    // availabilityViewInterval: default 30, 5..=1440 and not longer than the window; it may come
-    // as a number or a numeric string; an explicit null is a 500 (reference §1, #4494).
+    // availabilityViewInterval: default 30, 5..=1440 (https://learn.microsoft.com/graph/api/calendar-getschedule)
+    // and not longer than the window (PlaceOS/office365#29); it may come as a number or a numeric string; an
+    // explicit null is a 500 (microsoftgraph/microsoft-graph-docs#4494).
     let interval = match field(&req, "availabilityViewInterval") {
         None => Some(30),
         Some(Value::Null) => {

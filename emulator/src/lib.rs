@@ -1,7 +1,8 @@
 //! freebusy-emulator: a stand-in for the Microsoft 365 services freebusy calls, for the demo and
-//! the tests. It behaves as `reference/microsoft-apis.md` documents (each handler cites the
-//! section): the identity platform v2 token endpoint ([`entra`]) and Graph `getSchedule`
-//! ([`graph`]) and EWS GetUserAvailability ([`ews`]), answering from a tenant model ([`tenant`], [`demo`]) rather than canned replies.
+//! the tests. It behaves as Microsoft's documentation and real responses posted in public issues show
+//! (each handler cites its source): the identity platform v2 token endpoint ([`entra`]) and Graph
+//! `getSchedule` ([`graph`]) and EWS GetUserAvailability ([`ews`]), answering from a tenant model
+//! ([`tenant`], [`demo`]) rather than canned replies.
 //!
 //! It is shaped by Microsoft's documented and observed behaviour, never by what freebusy's
 //! plugins happen to send. Faults (throttling, outages) are injected on demand through
@@ -40,7 +41,9 @@ pub enum Fault {
     Throttle { retry_after: Option<String> },
     /// 503 Service Unavailable, with `Retry-After` when given.
     Unavailable { retry_after: Option<String> },
-    /// EWS: an ErrorServerBusy SOAP fault with `BackOffMilliseconds` (reference §5).
+    /// EWS: an ErrorServerBusy SOAP fault with `BackOffMilliseconds` (the fault captured in
+    /// ecederstrand/exchangelib tests/test_services.py;
+    /// https://learn.microsoft.com/exchange/client-developer/exchange-web-services/ews-throttling-in-exchange).
     EwsServerBusy { back_off_ms: u32 },
     /// EWS: an HTML error page instead of SOAP (a proxy or IIS in front of Exchange).
     EwsHtmlPage { status: u16 },
@@ -137,15 +140,17 @@ pub struct Options {
     pub tenants: Vec<Tenant>,
     /// Seconds a device-code client must wait between polls (Entra says 5).
     pub device_code_interval_secs: u64,
-    /// How long a device code can be redeemed (Entra: 900 s, reference §4).
+    /// How long a device code can be redeemed (Entra: 900 s,
+    /// https://learn.microsoft.com/entra/identity-platform/v2-oauth2-device-code).
     pub device_code_lifetime_secs: i64,
     /// Lifetime of refresh tokens (Entra: 90 days of inactivity).
     pub refresh_token_lifetime_secs: i64,
     /// Where `messages.xsd` and `types.xsd` are; when set, EWS requests are validated with
     /// xmllint and invalid ones get an ErrorSchemaValidation fault.
     pub ews_schema_dir: Option<std::path::PathBuf>,
-    /// Longest GetUserAvailability window: 42 days on premises by default, 62 on Exchange Online
-    /// (reference §5 "Limits").
+    /// Longest GetUserAvailability window: 42 days on premises by default
+    /// (https://learn.microsoft.com/exchange/client-developer/web-service-reference/timewindow), 62 on Exchange Online
+    /// (as seen through Graph, microsoftgraph/microsoft-graph-docs#19703).
     pub ews_max_window_days: i64,
 }
 

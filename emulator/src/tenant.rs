@@ -16,7 +16,7 @@ pub enum ShowAs {
 }
 
 impl ShowAs {
-    /// Graph's JSON spelling (real responses are lower camel case; reference §1 scheduleItem).
+    /// Graph's JSON spelling (real responses are lower camel case: microsoftgraph/msgraph-metadata#598).
     pub fn graph_name(self) -> &'static str {
         match self {
             ShowAs::Free => "free",
@@ -87,14 +87,15 @@ pub struct Mailbox {
     pub work_days: Vec<Weekday>,
     pub work_start: NaiveTime,
     pub work_end: NaiveTime,
-    /// Whether this mailbox lets others see subjects and locations (reference §1: the requested
-    /// user's calendar settings decide, even for administrators).
+    /// Whether this mailbox lets others see subjects and locations (the requested user's calendar
+    /// settings decide, even for administrators: https://learn.microsoft.com/graph/outlook-get-free-busy-schedule).
     pub share_details: bool,
     /// Whether this mailbox shares free/busy at all (the default calendar permission does);
-    /// when not, EWS answers ErrorNoFreeBusyAccess for it (reference §5 availability codes).
+    /// when not, EWS answers ErrorNoFreeBusyAccess for it (an availability code of messages.xsd;
+    /// https://learn.microsoft.com/exchange/client-developer/web-service-reference/responsecode).
     pub share_free_busy: bool,
     /// Rooms: Exchange's AddOrganizerToSubject/DeleteSubject defaults replace the subject with
-    /// the organizer's name (peers.md B.6).
+    /// the organizer's name (microsoftgraph/microsoft-graph-docs#11649, MicrosoftDocs/OfficeDocs-Support#1860).
     pub organizer_as_subject: bool,
     pub capacity: Option<u32>,
     pub building: Option<String>,
@@ -203,7 +204,8 @@ pub struct Tenant {
     pub mailboxes: Vec<Mailbox>,
     /// Accounts EWS accepts with Basic authentication: (user principal name, password).
     pub ews_accounts: Vec<(String, String)>,
-    /// `EWSEnabled`: when false, EWS answers HTTP 403 (reference §6).
+    /// `EWSEnabled` (Learn "Control access to EWS in Exchange"): when false, EWS answers HTTP 403, as
+    /// Exchange Online did in its pre-retirement "scream tests".
     pub ews_enabled: bool,
     /// Room lists (distribution groups of rooms): (display name, address, room addresses).
     pub room_lists: Vec<(String, String, Vec<String>)>,
@@ -251,7 +253,9 @@ pub fn object_id(address: &str) -> String {
 /// One digit per `interval_min` slot from `start`: 0 free, 1 tentative, 2 busy, 3 out of office;
 /// the highest digit of the items overlapping a slot wins. Working elsewhere is written as 0, by
 /// Graph's availabilityView "for backward compatibility" and by EWS's MergedFreeBusy alike
-/// (reference §1 availabilityView, §5 MergedFreeBusy).
+/// (https://learn.microsoft.com/graph/api/resources/scheduleinformation, microsoftgraph/msgraph-metadata#598;
+/// https://learn.microsoft.com/exchange/client-developer/web-service-reference/mergedfreebusy,
+/// ecederstrand/exchangelib#777).
 pub fn merged_digits(items: &[Instance], start: DateTime<Utc>, end: DateTime<Utc>, interval_min: i64) -> String {
     let mut out = String::new();
     let mut slot = start;

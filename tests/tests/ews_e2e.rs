@@ -1,5 +1,6 @@
 //! The EWS provider component in the real host against the emulator's EWS endpoint, which
-//! validates every request against `messages.xsd` (reference/ews) when the schemas are present.
+//! validates every request against `messages.xsd` (as copied in jamesiarmes/php-ews src/assets/) when the
+//! schemas are present.
 
 use freebusy_core::api::{FreeBusyResponse, MailboxResult};
 use freebusy_emulator::{demo, Fault, Options};

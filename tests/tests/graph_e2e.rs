@@ -410,7 +410,7 @@ async fn the_emulators_batch_endpoint_keeps_graphs_rules() {
             .json(&serde_json::json!({ "requests": requests }))
             .send()
     };
-    // At most 20 requests, and unique ids (reference §2 "JSON batching").
+    // At most 20 requests, and unique ids (https://learn.microsoft.com/graph/json-batching).
     assert_eq!(post((0..21).map(|i| view(&i.to_string())).collect()).await.unwrap().status(), 400);
     assert_eq!(post(vec![view("a"), view("a")]).await.unwrap().status(), 400);
     // Each request is throttled on its own; the batch itself is still 200.

@@ -1,5 +1,6 @@
-//! Regression tests named after the behaviour they pin (peers.md B.10: what users of other
-//! free/busy tools trip over most).
+//! Regression tests named after the behaviour they pin: what users of other free/busy tools trip over most
+//! (e.g. calcom/cal.com#6796 and #28847, nextcloud/server#21341, microsoftgraph/microsoft-graph-docs#11649,
+//! Ericsson/exchangecalendar#381, ecederstrand/exchangelib#490).
 
 use std::path::PathBuf;
 

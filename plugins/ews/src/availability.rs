@@ -1,4 +1,6 @@
-//! GetUserAvailability: send, parse, map errors (reference §5 "Response", "Errors to emulate").
+//! GetUserAvailability: send, parse, map errors
+//! (https://learn.microsoft.com/exchange/client-developer/web-service-reference/getuseravailability-operation;
+//! the ErrorServerBusy fault as captured in ecederstrand/exchangelib tests/test_services.py).
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 use freebusy_provider_sdk::http::{self, Request};
@@ -10,7 +12,8 @@ use crate::{Auth, Connection};
 
 const DAY_MS: i64 = 86_400_000;
 const MINUTE_MS: i64 = 60_000;
-/// MergedFreeBusyIntervalInMinutes bounds (reference §5 FreeBusyViewOptions); 30 is the default.
+/// MergedFreeBusyIntervalInMinutes bounds; 30 is the default
+/// (https://learn.microsoft.com/exchange/client-developer/web-service-reference/mergedfreebusyintervalinminutes).
 const MIN_INTERVAL_MIN: i64 = 5;
 const MAX_INTERVAL_MIN: i64 = 1440;
 const DEFAULT_INTERVAL_MIN: i64 = 30;
@@ -108,7 +111,8 @@ fn call(
         .path(&["GetUserAvailabilityResponse", "FreeBusyResponseArray"])
         .map(|a| a.all("FreeBusyResponse").collect())
         .unwrap_or_default();
-    // Responses match the request's mailboxes by position only (reference §5 "Structure").
+    // Responses match the request's mailboxes by position only
+    // (https://learn.microsoft.com/exchange/client-developer/web-service-reference/getuseravailability-operation).
     if responses.len() != q.mailboxes.len() {
         return Err(ProviderError::Unavailable(format!(
             "Exchange answered for {} mailboxes, {} were asked",
@@ -138,7 +142,8 @@ pub(crate) fn post(
             Auth::Basic { header } => req = req.header("authorization", header.clone()),
             Auth::AppOnly { credentials, .. } => {
                 req = req.header("authorization", format!("Bearer {}", credentials.token()?));
-                // App-only calls route by the impersonated mailbox (reference §5, EWS OAuth how-to).
+                // App-only calls route by the impersonated mailbox (X-AnchorMailbox,
+                // Learn "Authenticate an EWS application by using OAuth").
                 if let Some(anchor) = anchor {
                     req = req.header("x-anchormailbox", anchor);
                 }
@@ -221,8 +226,9 @@ struct Slots {
     want_string: bool,
 }
 
-/// MergedFreeBusy in the contract's alphabet: EWS's 4 is "no data" (reference §5 MergedFreeBusy),
-/// the contract's '?'; working elsewhere is already written as 0 by Exchange.
+/// MergedFreeBusy in the contract's alphabet: EWS's 4 is "no data"
+/// (https://learn.microsoft.com/exchange/client-developer/web-service-reference/mergedfreebusy), the contract's '?';
+/// working elsewhere is already written as 0 by Exchange (ecederstrand/exchangelib#777).
 fn contract_view(digits: &str) -> String {
     digits.trim().chars().map(|c| if ('0'..='3').contains(&c) { c } else { '?' }).collect()
 }
@@ -412,7 +418,7 @@ fn zone_name(tz: &Node) -> Option<String> {
 }
 
 /// Working hours with the mailbox's zone as an IANA name (EWS gives a bias and transition
-/// rules, not a name; reference §5 "Times in the response").
+/// rules, not a name; Learn "Get free/busy information by using EWS in Exchange").
 pub(crate) fn working_hours(wh: &Node) -> Option<WorkingHours> {
     let time_zone = zone_name(wh.child("TimeZone")?)?;
     let period = wh.path(&["WorkingPeriodArray", "WorkingPeriod"])?;
@@ -444,7 +450,8 @@ mod tests {
 
     #[test]
     fn server_busy_fault_is_throttling_with_the_back_off() {
-        // The fault body exchangelib captured (reference §5 "Errors to emulate").
+        // The fault body exchangelib captured (ecederstrand/exchangelib tests/test_services.py,
+        // test_error_server_busy).
         let xml = br#"<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body><s:Fault><faultcode xmlns:a="http://schemas.microsoft.com/exchange/services/2006/types">a:ErrorServerBusy</faultcode>
    <faultstring xml:lang="en-US">The server cannot service this request right now. Try again later.</faultstring>
    <detail><e:ResponseCode xmlns:e="http://schemas.microsoft.com/exchange/services/2006/errors">ErrorServerBusy</e:ResponseCode>
@@ -456,7 +463,9 @@ mod tests {
         assert!(matches!(fault_error(fault), ProviderError::Throttled(Some(297_749))));
     }
 
-    /// A FreeBusyResponse as reference §5 shows it, with the given view type and content.
+    /// A FreeBusyResponse as Microsoft's examples show it
+    /// (https://learn.microsoft.com/exchange/client-developer/web-service-reference/getuseravailability-operation),
+    /// with the given view type and content.
     fn response(view_type: &str, inner: &str) -> Node {
         let xml = format!(
             r#"<FreeBusyResponse xmlns="http://schemas.microsoft.com/exchange/services/2006/messages"><ResponseMessage ResponseClass="Success"><ResponseCode>NoError</ResponseCode></ResponseMessage><FreeBusyView><FreeBusyViewType xmlns="http://schemas.microsoft.com/exchange/services/2006/types">{view_type}</FreeBusyViewType>{inner}</FreeBusyView></FreeBusyResponse>"#
@@ -466,7 +475,8 @@ mod tests {
 
     #[test]
     fn merged_only_view_becomes_blocks_instead_of_reading_free() {
-        // A distribution list's Detailed view comes back MergedOnly (reference §5): the four
+        // A distribution list's Detailed view comes back MergedOnly
+        // (https://learn.microsoft.com/exchange/client-developer/web-service-reference/freebusyviewtype): the four
         // 60-minute slots of `3240` are OOF, busy, no data and free.
         let r = response(
             "MergedOnly",
@@ -509,7 +519,7 @@ mod tests {
         let r = |bias: i32, time: &str, order: i32, month: u32| {
             format!("<Bias>{bias}</Bias><Time>{time}</Time><DayOrder>{order}</DayOrder><Month>{month}</Month><DayOfWeek>Sunday</DayOfWeek>")
         };
-        // Reference §5 Pacific example.
+        // Microsoft's Pacific example (Learn "Get free/busy information by using EWS in Exchange").
         assert_eq!(
             tz(480, &r(0, "02:00:00", 1, 11), &r(-60, "02:00:00", 2, 3)).as_deref(),
             Some("America/Los_Angeles")

@@ -1,5 +1,6 @@
 //! search-directory over EWS: ResolveNames for people (directory only), GetRoomLists then
-//! GetRooms for rooms, matched on name or address prefix here (the schemas in reference/ews).
+//! GetRooms for rooms, matched on name or address prefix here (the schemas messages.xsd/types.xsd, as
+//! copied in jamesiarmes/php-ews src/assets/).
 
 use freebusy_provider_sdk::types::*;
 
@@ -8,8 +9,8 @@ use crate::soap::{get_room_lists, get_rooms, resolve_names};
 use crate::xml::Node;
 use crate::{Auth, Connection};
 
-/// App-only tokens must impersonate a mailbox even for directory calls (peers.md B.9,
-/// exchangelib#735): the configured `impersonate_mailbox`.
+/// App-only tokens must impersonate a mailbox even for directory calls (ecederstrand/exchangelib#735,
+/// OfficeDev/ews-managed-api#245): the configured `impersonate_mailbox`.
 fn impersonation<'a>(conn: &'a Connection) -> Result<Option<&'a str>, ProviderError> {
     match &conn.auth {
         Auth::Basic { .. } | Auth::Delegated { .. } => Ok(None),

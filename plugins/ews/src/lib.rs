@@ -2,8 +2,10 @@
 //!
 //! For Exchange Server on premises (Basic authentication) and, until Microsoft switches EWS off
 //! there, Exchange Online (OAuth app-only with impersonation). Facts from
-//! `reference/microsoft-apis.md` §5 (GetUserAvailability) and §6 (retirement, impersonation),
-//! and the schemas in `reference/ews/`.
+//! https://learn.microsoft.com/exchange/client-developer/web-service-reference/getuseravailability-operation
+//! (GetUserAvailability), Learn "Control access to EWS in Exchange" (retirement),
+//! Learn "Authenticate an EWS application by using OAuth" and "Configure impersonation" (impersonation), and the
+//! schemas messages.xsd/types.xsd (as copied in jamesiarmes/php-ews src/assets/).
 
 // Natively only the unit tests build; the Guest impl is exported on wasm alone.
 #![cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
@@ -18,7 +20,8 @@ use freebusy_provider_sdk::entra::{ClientCredentials, RefreshToken};
 use freebusy_provider_sdk::settings::Settings as Config;
 use freebusy_provider_sdk::types::*;
 
-/// EWS takes up to 100 mailboxes per GetUserAvailability (reference §5 "Limits").
+/// EWS takes up to 100 mailboxes per GetUserAvailability
+/// (https://learn.microsoft.com/exchange/client-developer/web-service-reference/getuseravailability-operation).
 pub const MAX_MAILBOXES: u32 = 100;
 /// The longest window any Exchange accepts (Exchange Online: 62 days). On premises the default
 /// is 42; the `max_window_days` setting splits further inside the provider.
@@ -27,7 +30,8 @@ const DEFAULT_SERVER_WINDOW_DAYS: u32 = 42;
 
 const DEFAULT_AUTHORITY: &str = "https://login.microsoftonline.com";
 const EXCHANGE_ONLINE_SCOPE: &str = "https://outlook.office365.com/.default";
-/// Delegated EWS access (reference §4: `EWS.AccessAsUser.All`), with a refresh token.
+/// Delegated EWS access (`EWS.AccessAsUser.All`: Learn "Authenticate an EWS application by using OAuth"), with a
+/// refresh token.
 const DELEGATED_SCOPE: &str = "https://outlook.office365.com/EWS.AccessAsUser.All offline_access";
 
 /// How the provider authenticates.

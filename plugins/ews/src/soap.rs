@@ -1,5 +1,6 @@
 //! The GetUserAvailability request, written with quick-xml so that every address and value is
-//! escaped. Shape from messages.xsd/types.xsd (reference/ews) and microsoft-apis.md §5.
+//! escaped. Shape from messages.xsd/types.xsd (as copied in jamesiarmes/php-ews src/assets/) and
+//! https://learn.microsoft.com/exchange/client-developer/web-service-reference/getuseravailability-operation.
 
 use quick_xml::events::BytesText;
 use quick_xml::Writer;
@@ -25,7 +26,8 @@ pub struct AvailabilityRequest<'a> {
     pub merged_interval_minutes: u32,
 }
 
-/// The `FreeBusyViewType` a request asks for (reference §5 FreeBusyViewOptions).
+/// The `FreeBusyViewType` a request asks for
+/// (https://learn.microsoft.com/exchange/client-developer/web-service-reference/freebusyviewoptions).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RequestedView {
     /// Subjects and locations where the mailbox shares them.
@@ -54,7 +56,8 @@ fn text(w: &mut W, name: &str, value: &str) -> std::io::Result<()> {
 }
 
 /// A SerializableTimeZone for UTC: bias 0 and identical standard and daylight periods, so the
-/// server's answers are UTC wall-clock times (reference §5 "Times in the response").
+/// server's answers are UTC wall-clock times (times come back in the request's zone:
+/// https://learn.microsoft.com/exchange/client-developer/web-service-reference/getuseravailability-operation).
 fn utc_time_zone(w: &mut W) -> std::io::Result<()> {
     w.create_element("t:TimeZone").write_inner_content(|w| {
         text(w, "t:Bias", "0")?;

@@ -1,12 +1,12 @@
 //! Details from the calendar itself (`details_source = "calendar-view"`), for tenants that
 //! grant Calendars.Read and want subjects for every mailbox, not only for those that share
-//! them in free/busy (reference §2 calendarView).
+//! them in free/busy (https://learn.microsoft.com/graph/api/user-list-calendarview).
 //!
 //! getSchedule still answers first: it says which mailboxes exist, and gives working hours (so
 //! the mailbox's zone) and the merged view. Then each readable mailbox's items are replaced by
-//! its calendarView: expanded occurrences, fetched 20 mailboxes per JSON batch (reference §2
-//! "JSON batching"), later pages followed through `@odata.nextLink` verbatim. All-day events
-//! come back as floating midnight-to-midnight dates whatever `Prefer` says
+//! its calendarView: expanded occurrences, fetched 20 mailboxes per JSON batch
+//! (https://learn.microsoft.com/graph/json-batching), later pages followed through `@odata.nextLink` verbatim.
+//! All-day events come back as floating midnight-to-midnight dates whatever `Prefer` says
 //! (microsoft-graph-explorer-v4#578), so they are placed on the mailbox's own day here.
 
 use chrono::{NaiveDate, TimeZone};
@@ -18,7 +18,7 @@ use serde_json::{json, Map, Value};
 use crate::schedule::{call_error, parse_utc, send_authorized, send_authorized_as, status, utc_text, DateTimeTimeZone};
 use crate::Connection;
 
-/// Requests per JSON batch (reference §2: at most 20).
+/// Requests per JSON batch (at most 20: https://learn.microsoft.com/graph/json-batching).
 const BATCH_SIZE: usize = 20;
 /// Pages followed per mailbox before giving up: a runaway nextLink chain must not run forever.
 const MAX_PAGES: usize = 200;

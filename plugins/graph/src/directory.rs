@@ -1,6 +1,7 @@
 //! search-directory: people through `GET /users` with `$filter=startswith(...)`, rooms through
-//! `GET /places/microsoft.graph.room`, following `@odata.nextLink` verbatim (reference §2
-//! "Users", "Rooms"; paging: never build `$skiptoken` yourself).
+//! `GET /places/microsoft.graph.room`, following `@odata.nextLink` verbatim
+//! (https://learn.microsoft.com/graph/api/user-list, https://learn.microsoft.com/graph/api/place-list;
+//! paging: never build `$skiptoken` yourself, https://learn.microsoft.com/graph/paging).
 
 use freebusy_provider_sdk::http::{self, Request};
 use freebusy_provider_sdk::types::*;
@@ -8,7 +9,7 @@ use serde::Deserialize;
 
 use crate::Connection;
 
-/// Graph accepts `$top` from 1 to 999 for users (reference §2).
+/// Graph accepts `$top` from 1 to 999 for users (https://learn.microsoft.com/graph/api/user-list).
 const MAX_PAGE: u32 = 999;
 /// Pages followed at most, so a broken nextLink chain cannot loop forever.
 const MAX_PAGES: usize = 50;
@@ -89,7 +90,8 @@ pub(crate) fn search(
     let mut out = Vec::new();
     let mut url = match kind {
         // Any word of the name or address: $search, which needs ConsistencyLevel: eventual
-        // (reference §2 "Users"). Quotes and backslashes would end the term, so they are dropped.
+        // (https://learn.microsoft.com/graph/api/user-list). Quotes and backslashes would end the term, so they are
+        // dropped.
         EntryKind::Person if match_words => {
             let term: String = prefix.chars().filter(|c| !matches!(c, '"' | '\\')).collect();
             let search = format!("\"displayName:{term}\" OR \"mail:{term}\"");

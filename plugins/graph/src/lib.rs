@@ -3,7 +3,9 @@
 //! App-only (client credentials) token from the Microsoft identity platform, then
 //! `POST /v1.0/users/{anchor}/calendar/getSchedule` for up to [`MAX_MAILBOXES`] mailboxes over
 //! at most [`MAX_WINDOW_DAYS`] (the host splits bigger queries). Facts from
-//! `reference/microsoft-apis.md` §1 (getSchedule), §3 (errors, throttling), §4 (tokens).
+//! https://learn.microsoft.com/graph/api/calendar-getschedule (getSchedule),
+//! https://learn.microsoft.com/graph/errors and https://learn.microsoft.com/graph/throttling (errors,
+//! throttling), and https://learn.microsoft.com/entra/identity-platform/v2-oauth2-client-creds-grant-flow (tokens).
 
 // Natively only the unit tests build; the Guest impl is exported on wasm alone.
 #![cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
@@ -20,12 +22,12 @@ use freebusy_provider_sdk::types::*;
 /// call well inside the 4-concurrent-requests-per-mailbox throttling budget.
 pub const MAX_MAILBOXES: u32 = 20;
 /// What getSchedule accepts on the service: the 101st address gets ErrorMailboxDataArrayTooBig
-/// (reference §1 limits). Admins may raise [`MAX_MAILBOXES`] up to this.
+/// (microsoftgraph/microsoft-graph-docs#7047). Admins may raise [`MAX_MAILBOXES`] up to this.
 pub const UPSTREAM_MAX_MAILBOXES: u32 = 100;
 /// getSchedule rejects windows of 63 days and more (ErrorTimeIntervalTooBig).
 pub const MAX_WINDOW_DAYS: u32 = 62;
 
-/// Events per calendarView page: Graph's default is 10 (reference §2 "Paging"), far too few.
+/// Events per calendarView page: Graph's default is 10 (microsoftgraph/microsoft-graph-explorer#91), far too few.
 const DEFAULT_CALENDAR_VIEW_PAGE: u32 = 100;
 const DEFAULT_AUTHORITY: &str = "https://login.microsoftonline.com";
 const DEFAULT_GRAPH: &str = "https://graph.microsoft.com";

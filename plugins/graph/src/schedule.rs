@@ -101,8 +101,9 @@ pub(crate) fn get_schedules(conn: &Connection, q: &Query) -> Result<Vec<Schedule
     // Graph needs a window of at least one interval; a shorter question is asked over 5 minutes
     // and the host clips the answer back to the window.
     let end = q.window.end.max(q.window.start + MIN_INTERVAL_MIN * 60_000);
-    // The caller's interval is passed through when Graph accepts it (5..=1440 and not longer
-    // than the window, reference §1 limits); then availabilityView is Graph's merged view.
+    // The caller's interval is passed through when Graph accepts it (5..=1440,
+    // https://learn.microsoft.com/graph/api/calendar-getschedule, and not longer than the window,
+    // PlaceOS/office365#29); then availabilityView is Graph's merged view.
     let asked = q
         .view_interval
         .map(i64::from)
@@ -149,11 +150,12 @@ enum Anchored {
 }
 
 /// POST getSchedule on `/users/{anchor}/calendar/getSchedule`. The URL's user is only an
-/// anchor for app-only calls (peers.md B.7, graph-docs#13075): any existing mailbox of the
+/// anchor for app-only calls (microsoftgraph/microsoft-graph-docs#13075): any existing mailbox of the
 /// tenant serves, but a nonexistent one fails the whole call with 404. So: the configured
 /// anchor, else the last anchor that worked, else the requested mailboxes in turn.
 fn send_with_anchor(conn: &Connection, q: &Query, body: &[u8]) -> Result<Anchored, ProviderError> {
-    // A signed-in user asks on their own calendar (reference §1: POST /me/calendar/getSchedule).
+    // A signed-in user asks on their own calendar (POST /me/calendar/getSchedule,
+    // https://learn.microsoft.com/graph/api/calendar-getschedule).
     if matches!(conn.credentials, freebusy_provider_sdk::entra::Credentials::Delegated(_)) {
         let url = format!("{}/v1.0/me/calendar/getSchedule", conn.graph);
         return Ok(Anchored::Answer(send_authorized(conn, &url, body)?));
@@ -277,7 +279,7 @@ fn contract_view(view: &str) -> String {
 fn mailbox_error(err: &FreeBusyError) -> MailboxError {
     let text = format!("{}: {}", err.response_code, err.message);
     // 5009 / ErrorMailRecipientNotFound: "Unable to resolve e-mail address ... to an Active
-    // Directory object" (reference §1, per-schedule errors).
+    // Directory object" (a per-schedule error, microsoftgraph/microsoft-graph-docs#11225).
     if err.response_code == "5009"
         || err.response_code.contains("RecipientNotFound")
         || err.message.contains("Unable to resolve")
@@ -372,7 +374,8 @@ pub(crate) fn utc_text(ms: i64) -> Result<String, ProviderError> {
         .ok_or_else(|| ProviderError::Misconfigured("query window is out of range".into()))
 }
 
-/// Map a failed getSchedule call (reference §3).
+/// Map a failed getSchedule call (https://learn.microsoft.com/graph/errors,
+/// https://learn.microsoft.com/graph/throttling).
 pub(crate) fn call_error(resp: &Response) -> ProviderError {
     let err = serde_json::from_slice::<GraphErrorBody>(&resp.body).unwrap_or_default().error;
     let said =

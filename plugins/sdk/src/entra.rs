@@ -1,6 +1,7 @@
-//! Microsoft identity platform v2 (Entra ID) tokens for providers: the client-credentials grant,
-//! cached in the key-value store until shortly before expiry, and token-endpoint errors turned
-//! into messages an admin can act on (reference: microsoft-apis.md §4).
+//! Microsoft identity platform v2 (Entra ID) tokens for providers: the client-credentials grant
+//! (https://learn.microsoft.com/entra/identity-platform/v2-oauth2-client-creds-grant-flow), cached in the key-value
+//! store until shortly before expiry, and token-endpoint errors turned into messages an admin can act on
+//! (https://learn.microsoft.com/entra/identity-platform/reference-error-codes).
 
 use base64::Engine as _;
 use serde::Deserialize;
@@ -13,8 +14,8 @@ use crate::types::ProviderError;
 pub enum ClientAuth<'a> {
     /// A client secret's value.
     Secret(&'a str),
-    /// A certificate registered on the app and its private key (PEM, PKCS#8): the client sends
-    /// a signed JWT assertion instead of a secret (reference §4 "Certificate assertion").
+    /// A certificate registered on the app and its private key (PEM, PKCS#8): the client sends a signed
+    /// JWT assertion instead of a secret (https://learn.microsoft.com/entra/identity-platform/certificate-credentials).
     Certificate { certificate_pem: &'a str, private_key_pem: &'a str },
 }
 
@@ -192,9 +193,9 @@ pub fn client_auth<'a>(settings: &crate::settings::Settings<'a>) -> Result<Clien
     }
 }
 
-/// A JWT client assertion (reference §4 "Certificate assertion"): header with `x5t#S256` (the
-/// certificate's SHA-256 thumbprint) and claims `aud` (the token endpoint), `iss` = `sub` = the
-/// client id, a unique `jti`, `nbf`/`iat` now and `exp` ten minutes on; signed RS256 (RSASSA
+/// A JWT client assertion (https://learn.microsoft.com/entra/identity-platform/certificate-credentials): header with
+/// `x5t#S256` (the certificate's SHA-256 thumbprint) and claims `aud` (the token endpoint), `iss` = `sub` =
+/// the client id, a unique `jti`, `nbf`/`iat` now and `exp` ten minutes on; signed RS256 (RSASSA
 /// PKCS#1 v1.5, deterministic, so the component needs no randomness source for it).
 fn client_assertion(
     client_id: &str,
@@ -258,7 +259,8 @@ impl RefreshToken<'_> {
     }
 
     /// A valid access token: cached, or redeemed from the refresh token, whose successor is
-    /// stored for next time (Entra rotates refresh tokens; reference §4).
+    /// stored for next time (Entra rotates refresh tokens:
+    /// https://learn.microsoft.com/entra/identity-platform/v2-oauth2-auth-code-flow).
     pub fn token(&self) -> Result<String, ProviderError> {
         let key = self.cache_key();
         if let Some(token) = cache::get(&key) {
