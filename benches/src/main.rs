@@ -13,11 +13,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use clap::Parser;
+use freebusy_core::provider::Query;
+use freebusy_core::Window;
 use freebusy_emulator::demo;
-use freebusy_host::runtime::bindings::exports::freebusy::provider::provider::Query;
-use freebusy_host::runtime::bindings::freebusy::provider::types::Window;
-use freebusy_host::runtime::keyvalue;
-use freebusy_host::runtime::{CallContext, Runtime, RuntimeConfig};
+use freebusy_host::runtime::{CallContext, Runtime, RuntimeSettings};
 
 #[derive(Parser)]
 struct Args {
@@ -59,9 +58,9 @@ fn micros(d: Duration) -> String {
 }
 
 async fn provider_calls(args: &Args, pooling: bool) -> anyhow::Result<Vec<Duration>> {
-    let runtime = Runtime::new(RuntimeConfig { pooling, ..RuntimeConfig::default() })?;
+    let runtime = Runtime::new(RuntimeSettings { pooling, ..RuntimeSettings::default() })?;
     let provider = runtime.load_file(&args.components.join("fixture_no_io.wasm")).await?;
-    let ctx = CallContext { settings: Vec::new(), allowed_origins: Vec::new(), kv: keyvalue::Store::default() };
+    let ctx = CallContext::empty();
     let query = Query {
         mailboxes: MAILBOXES.iter().map(|m| format!("{m}@{}", demo::DOMAIN)).collect(),
         window: Window { start: 0, end: 7 * 86_400_000 },
@@ -123,10 +122,10 @@ async fn compile_times(args: &Args) -> anyhow::Result<()> {
     for file in ["freebusy_graph.wasm", "freebusy_ews.wasm"] {
         let mut times = Vec::new();
         for _ in 0..2 {
-            let runtime = Runtime::new(RuntimeConfig {
+            let runtime = Runtime::new(RuntimeSettings {
                 compile_cache: true,
                 compile_cache_dir: Some(dir.clone()),
-                ..RuntimeConfig::default()
+                ..RuntimeSettings::default()
             })?;
             let started = Instant::now();
             runtime.load_file(&args.components.join(file)).await?;
@@ -183,14 +182,14 @@ async fn main() -> anyhow::Result<()> {
     // (the default) repeated requests are answered from memory.
     compile_times(&args).await?;
 
-    let d = freebusy_host::demo::start(&args.components, RuntimeConfig::default(), "ttl_secs = 0").await?;
+    let d = freebusy_demo::start(&args.components, RuntimeSettings::default(), "ttl_secs = 0").await?;
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
     let api = format!("http://{}", listener.local_addr()?);
-    tokio::spawn(freebusy_host::api::serve(listener, d.service.clone()));
-    let cached = freebusy_host::demo::start(&args.components, RuntimeConfig::default(), "ttl_secs = 3600").await?;
+    tokio::spawn(freebusy_host::http::serve(listener, d.service.clone()));
+    let cached = freebusy_demo::start(&args.components, RuntimeSettings::default(), "ttl_secs = 3600").await?;
     let cached_listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
     let cached_api = format!("http://{}", cached_listener.local_addr()?);
-    tokio::spawn(freebusy_host::api::serve(cached_listener, cached.service.clone()));
+    tokio::spawn(freebusy_host::http::serve(cached_listener, cached.service.clone()));
     let client = reqwest::Client::new();
     let list: Vec<String> = MAILBOXES.iter().map(|m| format!("{m}@{}", demo::DOMAIN)).collect();
 
@@ -272,9 +271,9 @@ async fn scale(args: &Args) -> anyhow::Result<()> {
     // The delegated demo tenant is not measured here; its token file only has to exist.
     std::fs::write(secrets.join("refresh_token"), "not-signed-in")?;
     // "warm" means a cached token and anchor, not cached answers: the cache is off here.
-    let text = freebusy_host::demo::demo_config(&emulator.base_url, &args.components, &secrets, "ttl_secs = 0");
+    let text = freebusy_demo::demo_config(&emulator.base_url, &args.components, &secrets, "ttl_secs = 0");
     let loaded = freebusy_host::config::LoadedConfig::from_str(&text, PathBuf::new())?;
-    let runtime = Runtime::new(RuntimeConfig::default())?;
+    let runtime = Runtime::new(RuntimeSettings::default())?;
     let service = freebusy_host::service::Service::from_config(&loaded, &runtime).await?;
     let mailboxes: Vec<String> = (1..=500).map(|i| format!("person{i}@{}", demo::DOMAIN)).collect();
     let raw = freebusy_core::api::RawFreeBusyRequest {

@@ -5,6 +5,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::model::{Availability, Block, MailboxError, Timestamp, Window, WorkingHours, DAY_MS, MINUTE_MS};
+use crate::scheduler::MailboxOutcome;
 use crate::timeline::{clip, merge};
 use crate::view::{availability_view, MAX_INTERVAL_MINUTES, MIN_INTERVAL_MINUTES};
 
@@ -285,6 +286,44 @@ impl Problem {
     }
 }
 
+/// The problems every front end (host and edge) answers with the same words.
+impl Problem {
+    /// 404 for a path that names no resource.
+    pub fn no_such_route() -> Self {
+        Problem::new(404, "not-found", "No such resource", "see /v1/freebusy")
+    }
+
+    /// 405 for a method the resource does not take.
+    pub fn method_not_allowed(allowed: &str) -> Self {
+        Problem::new(405, "method-not-allowed", "Method not allowed", format!("use {allowed}"))
+    }
+
+    /// 404 for a tenant that is not configured.
+    pub fn unknown_tenant(tenant: &str) -> Self {
+        Problem::new(404, "unknown-tenant", "Unknown tenant", format!("no tenant named '{tenant}' is configured"))
+    }
+
+    /// 400 when no tenant is named and none is the default.
+    pub fn no_default_tenant() -> Self {
+        Problem::new(
+            400,
+            "no-default-tenant",
+            "No default tenant",
+            "several tenants are configured and no default_tenant; use /v1/tenants/{tenant}/freebusy",
+        )
+    }
+
+    /// 500 for a provider setting the service cannot work with.
+    pub fn configuration(detail: impl Into<String>) -> Self {
+        Problem::new(500, "configuration", "Configuration error", detail)
+    }
+
+    /// The body, serialized.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).expect("problems serialize")
+    }
+}
+
 /// Parse a `/v1/freebusy` query string (`mailboxes=..&start=..&end=..`).
 pub fn parse_query_string(query: &str) -> Result<FreeBusyRequest, Problem> {
     let pairs: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes()).into_owned().collect();
@@ -332,6 +371,30 @@ pub fn format_instant(t: Timestamp) -> String {
 /// Parse an RFC 3339 instant (for clients of the API, such as the tests and the CLI).
 pub fn parse_instant_str(text: &str) -> Option<Timestamp> {
     DateTime::parse_from_rfc3339(text).ok().map(|t| t.timestamp_millis())
+}
+
+/// The answer to `req` from each mailbox's outcome (in request order): clipped, merged and
+/// rendered as the request asked.
+pub fn respond(req: &FreeBusyRequest, outcomes: Vec<MailboxOutcome>) -> FreeBusyResponse {
+    let mailboxes = req
+        .mailboxes
+        .iter()
+        .zip(outcomes)
+        .map(|(m, outcome)| match outcome {
+            Err(e) => MailboxResult::from_error(m, e),
+            Ok(schedule) => {
+                let mut result = MailboxResult::from_blocks(m, &schedule.blocks, schedule.working_hours, req);
+                result.upstream_view = schedule.merged_view;
+                result
+            }
+        })
+        .collect();
+    FreeBusyResponse {
+        start: format_instant(req.window.start),
+        end: format_instant(req.window.end),
+        interval: req.interval_minutes,
+        mailboxes,
+    }
 }
 
 /// The `/v1/freebusy` answer.

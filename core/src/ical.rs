@@ -83,10 +83,13 @@ mod tests {
                         end: "2026-03-23T08:15:00Z".into(),
                         status: Availability::Tentative,
                     }]),
-                    ..MailboxResult::from_error("a@x.com", MailboxError::new("x", "y"))
+                    ..MailboxResult::from_error("a@x.com", MailboxError::new(crate::model::ErrorCode::Other, "y"))
                 }
                 .with_no_error(),
-                MailboxResult::from_error("b@x.com", MailboxError::new("not-found", "no such mailbox")),
+                MailboxResult::from_error(
+                    "b@x.com",
+                    MailboxError::new(crate::model::ErrorCode::NotFound, "no such mailbox"),
+                ),
             ],
         };
         let text = render(&resp, "2026-03-22T00:00:00Z");

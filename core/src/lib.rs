@@ -9,21 +9,24 @@
 //!   precedence.
 //! - [`view`]: the merged availability string (one digit per interval, Graph `availabilityView`
 //!   semantics).
-//! - [`plan`]: splitting a request by a provider's limits, the retry policy, and reassembly.
-//! - [`api`]: the `/v1/freebusy` request (parsing, validation into problem details) and response.
+//! - [`provider`]: what crosses the provider boundary (query, answers, call failures, provider
+//!   info), in core's terms.
+//! - [`scheduler`]: a request -> provider calls within the provider's limits -> retries -> one
+//!   outcome per mailbox, over a [`scheduler::ScheduleSource`] (the host's and the edge's).
+//! - [`api`]: the `/v1/freebusy` request (parsing, validation into problem details), response
+//!   and the problems every front end answers with.
 //! - [`ical`]: iCalendar `VFREEBUSY` rendering.
 //! - [`zones`]: Windows time-zone names to IANA names and back.
-//! - [`convert`]: provider bindings (host or edge) to this model, one macro for both.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
 pub mod api;
-pub mod convert;
 pub mod ical;
 pub mod model;
-pub mod plan;
+pub mod provider;
+pub mod scheduler;
 pub mod timeline;
 pub mod view;
 pub mod zones;
 
-pub use model::{Availability, Block, MailboxError, Timestamp, Window, WorkingHours};
+pub use model::{Availability, Block, ErrorCode, MailboxError, Timestamp, Window, WorkingHours};

@@ -1,4 +1,5 @@
-//! The normalized model. Field names mirror the WIT contract (`wit/provider@0.2.0`).
+//! The normalized model: instants, windows, statuses, blocks, working hours and per-mailbox
+//! errors. Field names mirror the WIT contract (`wit/provider@0.3.0`).
 
 use serde::{Deserialize, Serialize};
 
@@ -153,19 +154,114 @@ pub struct WorkingHours {
     pub time_zone: String,
 }
 
+/// Why one mailbox could not be read: the one list of error codes, serialized as the
+/// kebab-case strings the API documents (`not-found`, `auth-failed`, ...). The OpenAPI document's
+/// enum is checked against [`ErrorCode::ALL`] by a test.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ErrorCode {
+    /// The address does not resolve to a mailbox.
+    NotFound,
+    /// The credential may not read this mailbox's free/busy.
+    AccessDenied,
+    /// The mailbox has more items in the window than the upstream returns.
+    TooLarge,
+    /// The upstream rejected the credentials; never retried automatically.
+    AuthFailed,
+    /// The upstream throttled the call beyond what the retry policy waits for.
+    Throttled,
+    /// The upstream is down, answered 5xx or sent something unreadable.
+    Unavailable,
+    /// A setting is missing or malformed.
+    Misconfigured,
+    /// The upstream refuses this kind of call.
+    Unsupported,
+    /// The provider tried to reach a host outside its allow-list.
+    OutboundDenied,
+    /// The provider did not answer within its deadline and was stopped.
+    ProviderTimeout,
+    /// The provider component failed (a trap, a missing answer) or the fetch was lost.
+    ProviderFault,
+    /// Anything else the upstream reported, with its code in the message.
+    Other,
+}
+
+impl ErrorCode {
+    /// Every code, in documentation order.
+    pub const ALL: [ErrorCode; 12] = [
+        ErrorCode::NotFound,
+        ErrorCode::AccessDenied,
+        ErrorCode::TooLarge,
+        ErrorCode::AuthFailed,
+        ErrorCode::Throttled,
+        ErrorCode::Unavailable,
+        ErrorCode::Misconfigured,
+        ErrorCode::Unsupported,
+        ErrorCode::OutboundDenied,
+        ErrorCode::ProviderTimeout,
+        ErrorCode::ProviderFault,
+        ErrorCode::Other,
+    ];
+
+    /// The kebab-case name used in JSON and metric labels.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::NotFound => "not-found",
+            ErrorCode::AccessDenied => "access-denied",
+            ErrorCode::TooLarge => "too-large",
+            ErrorCode::AuthFailed => "auth-failed",
+            ErrorCode::Throttled => "throttled",
+            ErrorCode::Unavailable => "unavailable",
+            ErrorCode::Misconfigured => "misconfigured",
+            ErrorCode::Unsupported => "unsupported",
+            ErrorCode::OutboundDenied => "outbound-denied",
+            ErrorCode::ProviderTimeout => "provider-timeout",
+            ErrorCode::ProviderFault => "provider-fault",
+            ErrorCode::Other => "other",
+        }
+    }
+
+    /// Whether a cached answer, served marked stale, beats this error: yes for failures of the
+    /// upstream or the provider, which pass; no for an unknown mailbox, a refused permission or a
+    /// rejected credential, which an old answer would hide.
+    pub fn may_serve_stale(self) -> bool {
+        matches!(
+            self,
+            ErrorCode::Throttled | ErrorCode::Unavailable | ErrorCode::ProviderTimeout | ErrorCode::ProviderFault
+        )
+    }
+}
+
+impl std::fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// Why one mailbox could not be read.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MailboxError {
-    /// Machine-readable kind: `not-found`, `access-denied`, `too-large`, `auth-failed`,
-    /// `throttled`, `unavailable`, `misconfigured`, `unsupported`, `provider-fault` or `other`.
-    pub code: String,
+    /// Machine-readable kind.
+    pub code: ErrorCode,
     /// What went wrong, for a person.
     pub message: String,
 }
 
 impl MailboxError {
     /// Build from a code and a message.
-    pub fn new(code: impl Into<String>, message: impl Into<String>) -> Self {
-        MailboxError { code: code.into(), message: message.into() }
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        MailboxError { code, message: message.into() }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_codes_serialize_as_their_documented_names() {
+        for code in ErrorCode::ALL {
+            assert_eq!(serde_json::to_value(code).unwrap(), serde_json::Value::String(code.as_str().into()));
+        }
     }
 }

@@ -5,8 +5,8 @@
 //! Entries are per mailbox, UTC day and details flag: a request reads the days its window
 //! touches, so windows that move with the clock ("now until tonight") still hit. A mailbox is
 //! fetched when any of its days is missing or expired, over whole days, and stored per day.
-//! Identical concurrent fetches share one upstream call (single flight, in the service). Only
-//! memory is used; nothing is written to disk.
+//! Identical concurrent fetches share one upstream call ([`crate::single_flight`]); how a request
+//! uses the cache is in [`crate::tenant`]. Only memory is used; nothing is written to disk.
 
 use std::collections::HashMap;
 use std::ops::Range;
@@ -15,12 +15,17 @@ use std::time::{Duration, Instant};
 
 use freebusy_core::model::{Block, Timestamp, Window, WorkingHours, DAY_MS};
 
-/// How the cache behaves (`[cache]` in the config).
-#[derive(Debug, Clone)]
+/// How the cache behaves: the `[cache]` table of the config, with one default per setting.
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct CacheSettings {
-    /// How long an answer is served without asking the upstream again; zero turns the cache off.
+    /// How long an answer is served without asking the upstream again; zero turns the cache off
+    /// (`ttl_secs`).
+    #[serde(rename = "ttl_secs", deserialize_with = "crate::config::seconds")]
     pub ttl: Duration,
-    /// How much longer an expired answer may be served, marked stale, while the upstream fails.
+    /// How much longer an expired answer may be served, marked stale, while the upstream fails
+    /// (`stale_if_error_secs`).
+    #[serde(rename = "stale_if_error_secs", deserialize_with = "crate::config::seconds")]
     pub stale_if_error: Duration,
     /// Cache answers with subjects too (off by default: details are read fresh).
     pub details: bool,

@@ -24,6 +24,9 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context as _};
 use serde::Deserialize;
 
+use crate::cache::CacheSettings;
+use crate::runtime::RuntimeSettings;
+
 /// The whole file.
 #[derive(Deserialize, Clone)]
 #[serde(deny_unknown_fields)]
@@ -36,10 +39,10 @@ pub struct Config {
     pub default_tenant: Option<String>,
     /// Runtime limits.
     #[serde(default)]
-    pub runtime: RuntimeSection,
+    pub runtime: RuntimeSettings,
     /// The free/busy cache.
     #[serde(default)]
-    pub cache: CacheSection,
+    pub cache: CacheSettings,
     /// Provider components by name.
     #[serde(default)]
     pub providers: BTreeMap<String, ProviderSection>,
@@ -52,95 +55,15 @@ fn default_listen() -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], 8080))
 }
 
-/// `[cache]`: how long answers are reused (see `crate::cache`).
-#[derive(Deserialize, Clone, Debug)]
-#[serde(deny_unknown_fields, default)]
-pub struct CacheSection {
-    /// Seconds an answer is reused without asking the upstream; 0 turns the cache off.
-    pub ttl_secs: u64,
-    /// Seconds beyond that an answer may be served, marked stale, while the upstream fails.
-    pub stale_if_error_secs: u64,
-    /// Cache `details=true` answers (subjects) too.
-    pub details: bool,
-    /// Most mailbox-days kept in memory.
-    pub max_entries: usize,
+/// A whole number of seconds in the config (`ttl_secs = 30`) as a [`Duration`].
+pub(crate) fn seconds<'de, D: serde::Deserializer<'de>>(d: D) -> Result<std::time::Duration, D::Error> {
+    u64::deserialize(d).map(std::time::Duration::from_secs)
 }
 
-impl Default for CacheSection {
-    fn default() -> Self {
-        let d = crate::cache::CacheSettings::default();
-        CacheSection {
-            ttl_secs: d.ttl.as_secs(),
-            stale_if_error_secs: d.stale_if_error.as_secs(),
-            details: d.details,
-            max_entries: d.max_entries,
-        }
-    }
-}
-
-impl CacheSection {
-    /// The cache's settings.
-    pub fn settings(&self) -> crate::cache::CacheSettings {
-        crate::cache::CacheSettings {
-            ttl: std::time::Duration::from_secs(self.ttl_secs),
-            stale_if_error: std::time::Duration::from_secs(self.stale_if_error_secs),
-            details: self.details,
-            max_entries: self.max_entries,
-        }
-    }
-}
-
-/// `[runtime]`.
-#[derive(Deserialize, Clone, Debug)]
-#[serde(deny_unknown_fields)]
-pub struct RuntimeSection {
-    /// Use wasmtime's pooling allocator.
-    #[serde(default = "yes")]
-    pub pooling: bool,
-    /// Linear memory per call, in MiB.
-    #[serde(default = "default_memory_mb")]
-    pub memory_limit_mb: usize,
-    /// Longest one provider call may take, in seconds.
-    #[serde(default = "default_timeout")]
-    pub call_timeout_secs: u64,
-    /// PEM files of CA certificates to trust besides the public roots (an internal CA in front of
-    /// on-premises Exchange, a TLS-inspecting proxy), relative to the config file.
-    #[serde(default)]
-    pub extra_ca_certificates: Vec<PathBuf>,
-    /// Keep compiled components on disk (wasmtime's cache), so restarts skip compilation.
-    #[serde(default = "yes")]
-    pub compile_cache: bool,
-    /// Where, relative to the config file; default: the user's cache directory.
-    #[serde(default)]
-    pub compile_cache_dir: Option<PathBuf>,
-    /// Fixed addresses for upstream host names, used before DNS (like `curl --resolve`):
-    /// `resolve = { "graph.microsoft.us" = "10.0.0.5:443" }`. TLS still verifies the name.
-    #[serde(default)]
-    pub resolve: std::collections::HashMap<String, std::net::SocketAddr>,
-}
-
-fn yes() -> bool {
-    true
-}
-fn default_memory_mb() -> usize {
-    64
-}
-fn default_timeout() -> u64 {
-    30
-}
-
-impl Default for RuntimeSection {
-    fn default() -> Self {
-        RuntimeSection {
-            pooling: true,
-            memory_limit_mb: default_memory_mb(),
-            call_timeout_secs: default_timeout(),
-            extra_ca_certificates: Vec::new(),
-            resolve: std::collections::HashMap::new(),
-            compile_cache: true,
-            compile_cache_dir: None,
-        }
-    }
+/// A whole number of MiB in the config (`memory_limit_mb = 64`) as bytes.
+pub(crate) fn mebibytes<'de, D: serde::Deserializer<'de>>(d: D) -> Result<usize, D::Error> {
+    let mb = usize::deserialize(d)?;
+    mb.checked_mul(1 << 20).ok_or_else(|| serde::de::Error::custom(format!("{mb} MiB is too large")))
 }
 
 /// `[providers.<name>]`.
@@ -263,7 +186,15 @@ impl LoadedConfig {
 
     /// Parse config text; relative paths start at `base_dir`.
     pub fn from_str(text: &str, base_dir: PathBuf) -> anyhow::Result<LoadedConfig> {
-        let config: Config = toml::from_str(text)?;
+        let mut config: Config = toml::from_str(text)?;
+        // Paths in the file are relative to it.
+        let runtime = &mut config.runtime;
+        for file in &mut runtime.extra_ca_certificates {
+            *file = base_dir.join(&*file);
+        }
+        if let Some(dir) = &mut runtime.compile_cache_dir {
+            *dir = base_dir.join(&*dir);
+        }
         if config.tenants.is_empty() {
             bail!("no [tenants.<name>] configured");
         }

@@ -1,20 +1,26 @@
 //! freebusy-host: the native freebusy service.
 //!
-//! It runs provider components (Graph, EWS, ...) in wasmtime ([`runtime`]), configures tenants
-//! from one TOML file ([`config`]), answers repeated questions from memory ([`cache`]), splits
-//! and schedules queries within each provider's limits ([`service`]), and serves the HTTP API
-//! ([`api`]). [`demo`] wires it to the in-process emulator for `freebusy demo`.
+//! Data flows one way: HTTP request -> [`http`] (validation, via `freebusy-core`) -> [`tenant`]
+//! (the tenant's [`cache`], then single flight) -> the scheduler (`freebusy_core::scheduler`: split
+//! by the provider's limits, retries, join) -> [`runtime`] (a fresh instance per call, outbound
+//! allow-list) -> provider component -> upstream; the normalized answers come back the same way
+//! and `freebusy-core` merges and renders them.
 //!
-//! Data flows one way: HTTP request -> [`api`] (validation, via `freebusy-core`) -> [`cache`] ->
-//! [`service`] (split by limits, concurrency, retries, single flight) -> [`runtime`] (fresh
-//! instance per call, outbound allow-list) -> upstream -> normalized answer -> `freebusy-core`
-//! merge and render.
+//! - [`config`]: the TOML file, straight into the settings types of each part.
+//! - [`service`]: every configured tenant, loaded once.
+//! - [`tenant`]: one tenant: set-up, answering from the cache, provider calls, directory, health.
+//! - [`cache`] and [`single_flight`]: answers kept per mailbox and day; identical fetches shared.
+//! - [`runtime`]: wasmtime, the contract versions and the sandbox.
+//! - [`http`], [`metrics`]: the API and what it counts.
+//! - [`login`], [`files`]: delegated sign-in, and the private files it writes.
 
-pub mod api;
 pub mod cache;
 pub mod config;
-pub mod demo;
+pub mod files;
+pub mod http;
 pub mod login;
 pub mod metrics;
 pub mod runtime;
 pub mod service;
+pub mod single_flight;
+pub mod tenant;

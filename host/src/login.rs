@@ -15,7 +15,7 @@ use oauth2::{
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::config::{LoadedConfig, SettingValue};
-use crate::service::write_private_file;
+use crate::files::write_private_file;
 
 const DEFAULT_AUTHORITY: &str = "https://login.microsoftonline.com";
 

@@ -1,17 +1,17 @@
-//! The `freebusy` command: serve, query, check, demo.
+//! The `freebusy` command: serve, query, check, login. (The demo is `freebusy-demo`, in its own
+//! crate, so that this binary carries no emulator.)
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::{bail, Context as _};
 use clap::{Parser, Subcommand};
 use freebusy_core::api::RawFreeBusyRequest;
 use freebusy_host::config::LoadedConfig;
-use freebusy_host::runtime::{Runtime, RuntimeConfig};
+use freebusy_host::http;
+use freebusy_host::runtime::Runtime;
 use freebusy_host::service::Service;
-use freebusy_host::{api, demo};
 
 /// Who is free, and when: normalized free/busy for Microsoft 365 and Exchange.
 #[derive(Parser)]
@@ -86,34 +86,11 @@ enum Command {
         #[arg(long)]
         user: Option<String>,
     },
-    /// Run against the built-in Microsoft 365 emulator's demo tenant (no account needed).
-    Demo {
-        /// Listen address for the API.
-        #[arg(long, default_value = "127.0.0.1:8080")]
-        listen: SocketAddr,
-        /// Directory holding the built provider components.
-        #[arg(long, env = "FREEBUSY_COMPONENTS")]
-        components: Option<PathBuf>,
-    },
-}
-
-fn runtime_config(loaded: &LoadedConfig) -> RuntimeConfig {
-    let r = &loaded.config.runtime;
-    RuntimeConfig {
-        pooling: r.pooling,
-        memory_limit_bytes: r.memory_limit_mb << 20,
-        call_timeout: Duration::from_secs(r.call_timeout_secs),
-        extra_ca_certificates: r.extra_ca_certificates.iter().map(|f| loaded.base_dir.join(f)).collect(),
-        resolve: r.resolve.clone(),
-        compile_cache: r.compile_cache,
-        compile_cache_dir: r.compile_cache_dir.as_ref().map(|d| loaded.base_dir.join(d)),
-        ..RuntimeConfig::default()
-    }
 }
 
 async fn load(config: &Path) -> anyhow::Result<(LoadedConfig, Service)> {
     let loaded = LoadedConfig::from_file(config)?;
-    let runtime = Runtime::new(runtime_config(&loaded))?;
+    let runtime = Runtime::new(loaded.config.runtime.clone())?;
     let service = Service::from_config(&loaded, &runtime).await?;
     Ok((loaded, service))
 }
@@ -136,7 +113,7 @@ async fn main() -> anyhow::Result<()> {
             let addr = listen.unwrap_or(loaded.config.listen);
             let listener = bind(addr).await?;
             tracing::info!("serving on http://{}", listener.local_addr()?);
-            api::serve_until(listener, Arc::new(service), shutdown_signal()).await?;
+            http::serve_until(listener, Arc::new(service), shutdown_signal()).await?;
             tracing::info!("stopped");
         }
         Command::Query { config, tenant, mailboxes, start, end, interval, details, ical } => {
@@ -207,26 +184,6 @@ async fn main() -> anyhow::Result<()> {
                 "Signed in; the refresh token is stored in {} (readable by its owner only).",
                 params.token_file.display()
             );
-        }
-        Command::Demo { listen, components } => {
-            let dir = components.or_else(demo::find_components_dir).context(
-                "no built provider components found; run scripts/demo (it builds them), or pass --components <dir>",
-            )?;
-            let listener = bind(listen).await?;
-            let runtime = RuntimeConfig { compile_cache: true, ..RuntimeConfig::default() };
-            let d = demo::start(&dir, runtime, "").await?;
-            let url = format!("http://{}", listener.local_addr()?);
-            println!("freebusy demo: Microsoft 365 emulator at {} (demo tenant 'Contoso')", d.emulator.base_url);
-            println!("API at {url}  (Graph provider component: {})", dir.join(demo::GRAPH_COMPONENT).display());
-            println!("day timeline in a browser: {url}/");
-            println!("try:\n  {}", demo::sample_curl(&url));
-            println!("the same tenant connected every way admins do (replace /v1/freebusy with /v1/tenants/<name>/freebusy):");
-            for (name, how) in demo::DEMO_TENANTS {
-                println!("  {name:<18} {how}");
-            }
-            println!("people: adele.vance, megan.bowen, pradeep.gupta, alex.wilber, diego.siciliani, johanna.lorenz, lee.gu, lidia.holloway, nestor.wilke, patti.fernandez");
-            println!("rooms:  room.adams, room.baker, room.crystal   (all @{})", freebusy_emulator::demo::DOMAIN);
-            api::serve(listener, d.service.clone()).await?;
         }
     }
     Ok(())

@@ -8,7 +8,7 @@ use std::sync::{Arc, OnceLock};
 
 use freebusy_emulator::{demo, Emulator, Options};
 use freebusy_host::config::LoadedConfig;
-use freebusy_host::runtime::{Runtime, RuntimeConfig};
+use freebusy_host::runtime::{Runtime, RuntimeSettings};
 use freebusy_host::service::Service;
 
 /// The repository root.
@@ -137,12 +137,12 @@ impl Drop for Stack {
 }
 
 /// Start the emulator, then a host whose config `tenants(emulator_url)` returns.
-pub async fn start(runtime: RuntimeConfig, tenants: impl FnOnce(&str) -> String) -> Stack {
+pub async fn start(runtime: RuntimeSettings, tenants: impl FnOnce(&str) -> String) -> Stack {
     start_with(Options::default(), runtime, tenants).await
 }
 
 /// [`start`] with emulator options.
-pub async fn start_with(options: Options, runtime: RuntimeConfig, tenants: impl FnOnce(&str) -> String) -> Stack {
+pub async fn start_with(options: Options, runtime: RuntimeSettings, tenants: impl FnOnce(&str) -> String) -> Stack {
     let emulator = Emulator::start(([127, 0, 0, 1], 0).into(), options).await.expect("start emulator");
     stack_on(emulator, runtime, tenants).await
 }
@@ -161,23 +161,23 @@ pub fn config_text_with_cache(tenants: &str, cache: &str) -> String {
 }
 
 /// A host serving `tenants(emulator_url)` for an emulator that is already running.
-pub async fn stack_on(emulator: Emulator, runtime: RuntimeConfig, tenants: impl FnOnce(&str) -> String) -> Stack {
+pub async fn stack_on(emulator: Emulator, runtime: RuntimeSettings, tenants: impl FnOnce(&str) -> String) -> Stack {
     let text = config_text(&tenants(&emulator.base_url));
     stack_with_config(emulator, runtime, &text).await
 }
 
 /// A host serving the whole config `text` for an emulator that is already running.
-pub async fn stack_with_config(emulator: Emulator, runtime: RuntimeConfig, text: &str) -> Stack {
+pub async fn stack_with_config(emulator: Emulator, runtime: RuntimeSettings, text: &str) -> Stack {
     let loaded = LoadedConfig::from_str(text, PathBuf::new()).expect("valid test config");
     // Dozens of stacks load the same components: compile each once per machine.
-    let runtime = Runtime::new(RuntimeConfig { compile_cache: true, ..runtime }).expect("runtime");
+    let runtime = Runtime::new(RuntimeSettings { compile_cache: true, ..runtime }).expect("runtime");
     let service = Arc::new(Service::from_config(&loaded, &runtime).await.expect("service"));
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await.expect("bind API");
     let api = format!("http://{}", listener.local_addr().expect("addr"));
     let server = tokio::spawn({
         let service = service.clone();
         async move {
-            let _ = freebusy_host::api::serve(listener, service).await;
+            let _ = freebusy_host::http::serve(listener, service).await;
         }
     });
     Stack { emulator, service, api, server }
@@ -190,7 +190,7 @@ pub fn validating_options() -> Options {
 
 /// A stack with the demo tenant as `contoso` (the demo app's credentials).
 pub async fn demo_stack() -> Stack {
-    start(RuntimeConfig::default(), |url| graph_tenant("contoso", url, demo::CLIENT_ID, demo::CLIENT_SECRET)).await
+    start(RuntimeSettings::default(), |url| graph_tenant("contoso", url, demo::CLIENT_ID, demo::CLIENT_SECRET)).await
 }
 
 /// GET a URL and return status, content type and body.

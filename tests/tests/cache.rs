@@ -6,13 +6,13 @@ use std::time::Duration;
 
 use freebusy_core::api::FreeBusyResponse;
 use freebusy_emulator::{demo, Emulator, Fault, Options};
-use freebusy_host::runtime::RuntimeConfig;
+use freebusy_host::runtime::RuntimeSettings;
 use freebusy_tests::{config_text_with_cache, demo_stack, get, graph_tenant, stack_with_config, Stack};
 
 async fn cached_stack(cache: &str) -> Stack {
     let emulator = Emulator::start(([127, 0, 0, 1], 0).into(), Options::default()).await.unwrap();
     let tenants = graph_tenant("contoso", &emulator.base_url, demo::CLIENT_ID, demo::CLIENT_SECRET);
-    stack_with_config(emulator, RuntimeConfig::default(), &config_text_with_cache(&tenants, cache)).await
+    stack_with_config(emulator, RuntimeSettings::default(), &config_text_with_cache(&tenants, cache)).await
 }
 
 async fn ask(api: &str, query: &str) -> FreeBusyResponse {

@@ -4,7 +4,7 @@
 use freebusy_core::api::FreeBusyResponse;
 use freebusy_emulator::tenant::RegisteredCertificate;
 use freebusy_emulator::{demo, Options};
-use freebusy_host::runtime::RuntimeConfig;
+use freebusy_host::runtime::RuntimeSettings;
 use freebusy_tests::{get, start_with};
 use rsa::pkcs8::{EncodePrivateKey, EncodePublicKey, LineEnding};
 
@@ -64,7 +64,7 @@ async fn a_registered_certificate_signs_in_without_a_secret() {
     tenant_model.apps[0].certificates.push(registered);
     let dir = files("ok", &cert, &key);
     let stack =
-        start_with(Options { tenants: vec![tenant_model], ..Options::default() }, RuntimeConfig::default(), |url| {
+        start_with(Options { tenants: vec![tenant_model], ..Options::default() }, RuntimeSettings::default(), |url| {
             tenant(url, &dir)
         })
         .await;
@@ -77,10 +77,10 @@ async fn a_registered_certificate_signs_in_without_a_secret() {
 async fn an_unregistered_certificate_is_an_auth_failure_naming_aadsts700027() {
     let (cert, key, _not_registered) = certificate();
     let dir = files("unregistered", &cert, &key);
-    let stack = start_with(Options::default(), RuntimeConfig::default(), |url| tenant(url, &dir)).await;
+    let stack = start_with(Options::default(), RuntimeSettings::default(), |url| tenant(url, &dir)).await;
     let r = ask(&stack.api).await;
     let err = r.mailboxes[0].error.as_ref().expect("an auth error");
-    assert_eq!(err.code, "auth-failed");
+    assert_eq!(err.code, freebusy_core::ErrorCode::AuthFailed);
     assert!(err.message.contains("AADSTS700027"), "{}", err.message);
     assert!(!err.message.contains("PRIVATE KEY"));
 }

@@ -10,7 +10,7 @@ use freebusy_core::api::FreeBusyResponse;
 use freebusy_emulator::{demo, Emulator, Options};
 use freebusy_host::config::LoadedConfig;
 use freebusy_host::login;
-use freebusy_host::runtime::RuntimeConfig;
+use freebusy_host::runtime::RuntimeSettings;
 use freebusy_tests::{config_text, get, post_form, stack_on};
 
 fn token_file(test: &str) -> PathBuf {
@@ -90,7 +90,7 @@ async fn device_code_sign_in_stores_a_private_token_the_provider_redeems_and_rot
         use std::os::unix::fs::PermissionsExt;
         assert_eq!(std::fs::metadata(&file).unwrap().permissions().mode() & 0o777, 0o600);
     }
-    let stack = stack_on(emulator, RuntimeConfig::default(), |url| delegated_tenant(url, &file)).await;
+    let stack = stack_on(emulator, RuntimeSettings::default(), |url| delegated_tenant(url, &file)).await;
     let before = stack.emulator.stats().token_requests;
     let r = ask(&stack.api).await;
     assert_eq!(r.mailboxes[0].busy.as_ref().map(Vec::len), Some(3), "{:?}", r.mailboxes[0].error);
@@ -127,7 +127,7 @@ async fn browser_sign_in_uses_pkce_and_a_localhost_redirect() {
     let page = reqwest::get(&url).await.unwrap().text().await.unwrap();
     assert!(page.contains("Signed in"), "{page}");
     tokio::time::timeout(Duration::from_secs(20), login).await.unwrap().unwrap().unwrap();
-    let stack = stack_on(emulator, RuntimeConfig::default(), |url| delegated_tenant(url, &file)).await;
+    let stack = stack_on(emulator, RuntimeSettings::default(), |url| delegated_tenant(url, &file)).await;
     assert_eq!(ask(&stack.api).await.mailboxes[0].busy.as_ref().map(Vec::len), Some(3));
 }
 
@@ -137,11 +137,11 @@ async fn a_revoked_refresh_token_asks_for_a_new_sign_in_and_is_not_retried() {
     let file = token_file("revoked");
     sign_in_with_device_code(&emulator, &file).await;
     emulator.revoke_refresh_tokens();
-    let stack = stack_on(emulator, RuntimeConfig::default(), |url| delegated_tenant(url, &file)).await;
+    let stack = stack_on(emulator, RuntimeSettings::default(), |url| delegated_tenant(url, &file)).await;
     let before = stack.emulator.stats().token_requests;
     let r = ask(&stack.api).await;
     let err = r.mailboxes[0].error.as_ref().expect("an auth error, not free");
-    assert_eq!(err.code, "auth-failed");
+    assert_eq!(err.code, freebusy_core::ErrorCode::AuthFailed);
     assert!(err.message.contains("AADSTS70008") && err.message.contains("freebusy login"), "{}", err.message);
     assert_eq!(stack.emulator.stats().token_requests, before + 1, "never retried");
 }
@@ -181,7 +181,7 @@ authority = "{url}"
     };
     emulator.approve_device_code(&code, "adele.vance@contoso.com");
     tokio::time::timeout(Duration::from_secs(20), login).await.unwrap().unwrap().unwrap();
-    let stack = stack_on(emulator, RuntimeConfig::default(), tenant).await;
+    let stack = stack_on(emulator, RuntimeSettings::default(), tenant).await;
     let r = ask(&stack.api).await;
     assert_eq!(r.mailboxes[0].busy.as_ref().map(Vec::len), Some(3), "{:?}", r.mailboxes[0].error);
     // A delegated EWS call impersonates nobody.

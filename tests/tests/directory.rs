@@ -2,7 +2,7 @@
 
 use freebusy_core::api::{DirectoryResponse, EntryKind, Problem};
 use freebusy_emulator::demo;
-use freebusy_host::runtime::RuntimeConfig;
+use freebusy_host::runtime::RuntimeSettings;
 use freebusy_tests::{demo_stack, get, graph_tenant, start};
 
 async fn found(url: &str) -> DirectoryResponse {
@@ -39,7 +39,7 @@ async fn rooms_come_with_capacity_and_building() {
 
 #[tokio::test]
 async fn next_links_are_followed_and_max_is_respected() {
-    let stack = start(RuntimeConfig::default(), |url| {
+    let stack = start(RuntimeSettings::default(), |url| {
         format!("{}directory_page_size = \"1\"\n", graph_tenant("contoso", url, demo::CLIENT_ID, demo::CLIENT_SECRET))
     })
     .await;
@@ -53,7 +53,7 @@ async fn next_links_are_followed_and_max_is_respected() {
 
 #[tokio::test]
 async fn word_matching_finds_people_by_surname_through_search() {
-    let stack = start(RuntimeConfig::default(), |url| {
+    let stack = start(RuntimeSettings::default(), |url| {
         format!("{}directory_match = \"words\"\n", graph_tenant("contoso", url, demo::CLIENT_ID, demo::CLIENT_SECRET))
     })
     .await;
@@ -71,7 +71,7 @@ async fn word_matching_finds_people_by_surname_through_search() {
 
 #[tokio::test]
 async fn a_missing_permission_and_bad_input_are_problems() {
-    let stack = start(RuntimeConfig::default(), |url| {
+    let stack = start(RuntimeSettings::default(), |url| {
         graph_tenant("contoso", url, demo::UNCONSENTED_CLIENT_ID, "unconsented~secret")
     })
     .await;
@@ -93,7 +93,7 @@ mod ews {
 
     #[tokio::test]
     async fn ews_finds_people_with_resolve_names_and_rooms_through_room_lists() {
-        let stack = start_with(validating_options(), RuntimeConfig::default(), |url| {
+        let stack = start_with(validating_options(), RuntimeSettings::default(), |url| {
             format!(
                 "{}{}",
                 graph_tenant("contoso", url, demo::CLIENT_ID, demo::CLIENT_SECRET),

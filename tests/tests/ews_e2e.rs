@@ -4,7 +4,7 @@
 
 use freebusy_core::api::{FreeBusyResponse, MailboxResult};
 use freebusy_emulator::{demo, Fault, Options};
-use freebusy_host::runtime::RuntimeConfig;
+use freebusy_host::runtime::RuntimeSettings;
 use freebusy_tests::{ews_schema_dir, ews_tenant, get, graph_tenant, start_with, validating_options, xmllint, Stack};
 
 const WEEK: &str = "start=2026-03-23T00:00:00Z&end=2026-03-31T00:00:00Z";
@@ -17,7 +17,7 @@ async fn ews_stack(password: &str) -> Stack {
 /// A Graph tenant `contoso` and an EWS tenant `onprem` over an emulator serving `tenant`.
 async fn ews_stack_for(tenant: freebusy_emulator::tenant::Tenant, password: &str) -> Stack {
     let options = Options { tenants: vec![tenant], ..validating_options() };
-    start_with(options, RuntimeConfig::default(), |url| {
+    start_with(options, RuntimeSettings::default(), |url| {
         format!(
             "{}{}",
             graph_tenant("contoso", url, demo::CLIENT_ID, demo::CLIENT_SECRET),
@@ -214,7 +214,7 @@ async fn a_wrong_password_is_an_auth_failure_and_never_retried() {
     let resp =
         ask(&stack.api, "onprem", &format!("mailboxes=room.adams@contoso.com,adele.vance@contoso.com&{WEEK}")).await;
     let err = resp.mailboxes[0].error.as_ref().unwrap();
-    assert_eq!(err.code, "auth-failed");
+    assert_eq!(err.code, freebusy_core::ErrorCode::AuthFailed);
     assert!(err.message.contains("401") && err.message.contains("locked"), "{}", err.message);
     assert!(!err.message.contains("Summer2026!"));
     assert_eq!(stack.emulator.stats().ews_requests, 1, "a rejected password must not be retried");
@@ -227,13 +227,13 @@ async fn a_tenant_with_ews_switched_off_is_told_to_use_graph() {
     let stack = ews_stack_for(tenant, demo::EWS_PASSWORD).await;
     let resp = ask(&stack.api, "onprem", &format!("mailboxes=room.adams@contoso.com&{WEEK}")).await;
     let err = resp.mailboxes[0].error.as_ref().unwrap();
-    assert_eq!(err.code, "unsupported");
+    assert_eq!(err.code, freebusy_core::ErrorCode::Unsupported);
     assert!(err.message.contains("403") && err.message.contains("Graph provider"), "{}", err.message);
 }
 
 #[tokio::test]
 async fn oauth_app_only_impersonates_a_mailbox() {
-    let stack = start_with(validating_options(), RuntimeConfig::default(), |url| {
+    let stack = start_with(validating_options(), RuntimeSettings::default(), |url| {
         format!(
             r#"{}
 [tenants.exo]
@@ -289,7 +289,7 @@ async fn an_html_error_page_is_unavailable_not_a_panic_and_not_free() {
     stack.emulator.inject(Fault::EwsHtmlPage { status: 200 });
     let resp = ask(&stack.api, "onprem", &format!("mailboxes=room.adams@contoso.com&{WEEK}")).await;
     let err = resp.mailboxes[0].error.as_ref().unwrap_or_else(|| panic!("an error, got {:?}", resp.mailboxes[0]));
-    assert_eq!(err.code, "unavailable");
+    assert_eq!(err.code, freebusy_core::ErrorCode::Unavailable);
     assert!(err.message.contains("unreadable"), "{}", err.message);
     // The next request is served normally.
     let resp = ask(&stack.api, "onprem", &format!("mailboxes=room.adams@contoso.com&{WEEK}")).await;
@@ -304,7 +304,7 @@ async fn a_truncated_answer_is_unavailable_not_a_panic_and_not_free() {
         ask(&stack.api, "onprem", &format!("mailboxes=room.adams@contoso.com,adele.vance@contoso.com&{WEEK}")).await;
     for m in &resp.mailboxes {
         let err = m.error.as_ref().unwrap_or_else(|| panic!("an error, got {m:?}"));
-        assert_eq!(err.code, "unavailable");
+        assert_eq!(err.code, freebusy_core::ErrorCode::Unavailable);
         assert!(err.message.contains("unreadable"), "{}", err.message);
         assert!(m.busy.is_none());
     }
@@ -317,7 +317,7 @@ async fn a_mailbox_without_free_busy_access_is_access_denied_and_the_rest_are_an
     let stack = ews_stack_for(tenant, demo::EWS_PASSWORD).await;
     let resp = ask(&stack.api, "onprem", &format!("mailboxes=lee.gu@contoso.com,room.adams@contoso.com&{WEEK}")).await;
     let err = resp.mailboxes[0].error.as_ref().unwrap();
-    assert_eq!(err.code, "access-denied");
+    assert_eq!(err.code, freebusy_core::ErrorCode::AccessDenied);
     assert!(err.message.contains("ErrorNoFreeBusyAccess"));
     assert_eq!(resp.mailboxes[1].busy.as_ref().map(Vec::len), Some(3));
 }

@@ -2,7 +2,7 @@
 
 use freebusy_core::api::{FreeBusyResponse, MailboxResult};
 use freebusy_emulator::{demo, Fault};
-use freebusy_host::runtime::RuntimeConfig;
+use freebusy_host::runtime::RuntimeSettings;
 use freebusy_tests::{demo_stack, get, get_with, graph_tenant, start};
 
 /// Monday 23 March 2026 to Tuesday 31 March 2026, UTC: Europe switches to summer time on Sunday
@@ -114,7 +114,7 @@ async fn unknown_mailbox_gets_its_own_error_while_the_others_succeed() {
     assert_eq!(unknown.mailbox, "nobody@contoso.com");
     assert!(unknown.busy.is_none(), "an unreadable mailbox must not look free");
     let err = unknown.error.as_ref().expect("error for the unknown mailbox");
-    assert_eq!(err.code, "not-found");
+    assert_eq!(err.code, freebusy_core::ErrorCode::NotFound);
     assert!(err.message.contains("Unable to resolve e-mail address nobody@contoso.com"), "{}", err.message);
     assert_eq!(busy(&resp.mailboxes[0]).len(), 3);
     assert_eq!(busy(&resp.mailboxes[2]).len(), 6);
@@ -123,7 +123,7 @@ async fn unknown_mailbox_gets_its_own_error_while_the_others_succeed() {
 #[tokio::test]
 async fn wrong_client_secret_is_an_auth_error_naming_aadsts7000215_and_never_free() {
     let wrong = "wrong-secret-value-123";
-    let stack = start(RuntimeConfig::default(), |url| graph_tenant("contoso", url, demo::CLIENT_ID, wrong)).await;
+    let stack = start(RuntimeSettings::default(), |url| graph_tenant("contoso", url, demo::CLIENT_ID, wrong)).await;
     let (status, _, body) = get(&format!("{}/v1/freebusy?mailboxes=adele.vance@contoso.com&{WEEK}", stack.api)).await;
     assert_eq!(status, 200);
     assert!(!body.contains(wrong), "the secret leaked into the response: {body}");
@@ -131,7 +131,7 @@ async fn wrong_client_secret_is_an_auth_error_naming_aadsts7000215_and_never_fre
     let m = &resp.mailboxes[0];
     assert!(m.busy.is_none());
     let err = m.error.as_ref().unwrap();
-    assert_eq!(err.code, "auth-failed");
+    assert_eq!(err.code, freebusy_core::ErrorCode::AuthFailed);
     assert!(err.message.contains("AADSTS7000215"), "{}", err.message);
     assert!(err.message.contains("client secret is wrong"), "{}", err.message);
     // Auth failures are not retried: one token request per query.
@@ -142,11 +142,11 @@ async fn wrong_client_secret_is_an_auth_error_naming_aadsts7000215_and_never_fre
 #[tokio::test]
 async fn an_unknown_app_is_named_aadsts700016_and_not_retried() {
     let unknown = "0b5e2c4a-9d1f-4e3b-8a7c-6f2d1e0c9b8a";
-    let stack = start(RuntimeConfig::default(), |url| graph_tenant("contoso", url, unknown, "some-secret")).await;
+    let stack = start(RuntimeSettings::default(), |url| graph_tenant("contoso", url, unknown, "some-secret")).await;
     for _ in 0..2 {
         let resp = freebusy(&stack.api, &format!("mailboxes=adele.vance@contoso.com&{WEEK}")).await;
         let err = resp.mailboxes[0].error.as_ref().expect("an error, never free");
-        assert_eq!(err.code, "auth-failed");
+        assert_eq!(err.code, freebusy_core::ErrorCode::AuthFailed);
         assert!(err.message.contains("AADSTS700016"), "{}", err.message);
     }
     // One token request per query: never a retry loop against the identity platform.
@@ -156,24 +156,25 @@ async fn an_unknown_app_is_named_aadsts700016_and_not_retried() {
 
 #[tokio::test]
 async fn expired_secret_says_so_with_aadsts7000222() {
-    let stack =
-        start(RuntimeConfig::default(), |url| graph_tenant("contoso", url, demo::EXPIRED_CLIENT_ID, "expired~secret"))
-            .await;
+    let stack = start(RuntimeSettings::default(), |url| {
+        graph_tenant("contoso", url, demo::EXPIRED_CLIENT_ID, "expired~secret")
+    })
+    .await;
     let resp = freebusy(&stack.api, &format!("mailboxes=adele.vance@contoso.com&{WEEK}")).await;
     let err = resp.mailboxes[0].error.as_ref().unwrap();
-    assert_eq!(err.code, "auth-failed");
+    assert_eq!(err.code, freebusy_core::ErrorCode::AuthFailed);
     assert!(err.message.contains("AADSTS7000222") && err.message.contains("expired"), "{}", err.message);
 }
 
 #[tokio::test]
 async fn missing_admin_consent_names_the_permission_to_grant() {
-    let stack = start(RuntimeConfig::default(), |url| {
+    let stack = start(RuntimeSettings::default(), |url| {
         graph_tenant("contoso", url, demo::UNCONSENTED_CLIENT_ID, "unconsented~secret")
     })
     .await;
     let resp = freebusy(&stack.api, &format!("mailboxes=adele.vance@contoso.com&{WEEK}")).await;
     let err = resp.mailboxes[0].error.as_ref().unwrap();
-    assert_eq!(err.code, "auth-failed");
+    assert_eq!(err.code, freebusy_core::ErrorCode::AuthFailed);
     assert!(
         err.message.contains("ErrorAccessDenied") && err.message.contains("Calendars.ReadBasic"),
         "{}",
@@ -211,7 +212,7 @@ async fn persistent_throttling_is_reported_not_hidden_as_free() {
     }
     let resp = freebusy(&stack.api, &format!("mailboxes=room.adams@contoso.com&{WEEK}")).await;
     let err = resp.mailboxes[0].error.as_ref().expect("throttled mailbox is an error");
-    assert_eq!(err.code, "throttled");
+    assert_eq!(err.code, freebusy_core::ErrorCode::Throttled);
     assert!(resp.mailboxes[0].busy.is_none());
     assert_eq!(stack.emulator.stats().get_schedule_requests, 3, "one call and two retries");
 }
@@ -283,7 +284,9 @@ async fn more_mailboxes_than_one_call_takes_are_split_into_calls() {
     // 20 per call (the provider's limit), after the first query's one call.
     assert_eq!(stack.emulator.stats().get_schedule_requests, 3);
     assert_eq!(busy(&resp.mailboxes[25]).len(), 3);
-    assert!(resp.mailboxes[..25].iter().all(|m| m.error.as_ref().is_some_and(|e| e.code == "not-found")));
+    assert!(resp.mailboxes[..25]
+        .iter()
+        .all(|m| m.error.as_ref().is_some_and(|e| e.code == freebusy_core::ErrorCode::NotFound)));
 }
 
 #[tokio::test]
@@ -294,8 +297,8 @@ async fn a_batch_led_by_unknown_addresses_still_answers_the_known_ones() {
     let resp =
         freebusy(&stack.api, &format!("mailboxes=ghost1@contoso.com,ghost2@contoso.com,room.adams@contoso.com&{WEEK}"))
             .await;
-    assert_eq!(resp.mailboxes[0].error.as_ref().unwrap().code, "not-found");
-    assert_eq!(resp.mailboxes[1].error.as_ref().unwrap().code, "not-found");
+    assert_eq!(resp.mailboxes[0].error.as_ref().unwrap().code, freebusy_core::ErrorCode::NotFound);
+    assert_eq!(resp.mailboxes[1].error.as_ref().unwrap().code, freebusy_core::ErrorCode::NotFound);
     assert_eq!(busy(&resp.mailboxes[2]).len(), 3);
     assert_eq!(stack.emulator.stats().get_schedule_requests, 3);
     // The anchor that worked is remembered: the next batch takes one call.
@@ -306,7 +309,7 @@ async fn a_batch_led_by_unknown_addresses_still_answers_the_known_ones() {
 /// Tenants `contoso` (getSchedule details) and `booking` (calendarView details, Calendars.Read)
 /// on one emulator; `booking_client` picks the app the calendarView tenant signs in as.
 async fn details_stack(booking_client: (&str, &str)) -> freebusy_tests::Stack {
-    start(RuntimeConfig::default(), |url| {
+    start(RuntimeSettings::default(), |url| {
         let booking = graph_tenant("booking", url, booking_client.0, booking_client.1).replacen(
             "[tenants.booking.settings]\n",
             // A small page so that @odata.nextLink paging is exercised.
@@ -334,7 +337,7 @@ async fn calendar_view_details_give_every_subject_the_same_times_and_all_day_eve
         assert_eq!(s.busy, c.busy, "{}", s.mailbox);
         assert_eq!(s.error.as_ref().map(|e| &e.code), c.error.as_ref().map(|e| &e.code), "{}", s.mailbox);
     }
-    assert_eq!(from_calendar.mailboxes[4].error.as_ref().unwrap().code, "not-found");
+    assert_eq!(from_calendar.mailboxes[4].error.as_ref().unwrap().code, freebusy_core::ErrorCode::NotFound);
     // Pradeep shares no details in free/busy, but Calendars.Read reads his calendar.
     let pradeep = from_calendar.mailboxes[2].events.as_ref().unwrap();
     assert!(pradeep.iter().any(|e| e.subject.is_some()), "{pradeep:?}");
@@ -367,7 +370,7 @@ async fn calendar_view_details_without_calendars_read_name_the_missing_permissio
     assert_eq!(status, 200, "{body}");
     let resp: FreeBusyResponse = serde_json::from_str(&body).unwrap();
     let error = resp.mailboxes[0].error.as_ref().expect("never a silent fallback that hides subjects as free");
-    assert_eq!(error.code, "access-denied");
+    assert_eq!(error.code, freebusy_core::ErrorCode::AccessDenied);
     assert!(error.message.contains("Calendars.Read"), "{}", error.message);
     // Without details=true, calendarView is not needed and not asked.
     let (_, _, body) =

@@ -4,7 +4,7 @@
 
 use chrono::{Duration, Utc};
 use freebusy_emulator::demo;
-use freebusy_host::runtime::RuntimeConfig;
+use freebusy_host::runtime::RuntimeSettings;
 use freebusy_tests::{get, start};
 
 fn tenant(name: &str, url: &str, client: &str, secret: &str, expires: Option<chrono::NaiveDate>) -> String {
@@ -36,9 +36,10 @@ fn find<'a>(v: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
 #[tokio::test]
 async fn ready_with_a_warning_when_the_secret_expires_within_30_days() {
     let soon = Utc::now().date_naive() + Duration::days(10);
-    let stack =
-        start(RuntimeConfig::default(), |url| tenant("contoso", url, demo::CLIENT_ID, demo::CLIENT_SECRET, Some(soon)))
-            .await;
+    let stack = start(RuntimeSettings::default(), |url| {
+        tenant("contoso", url, demo::CLIENT_ID, demo::CLIENT_SECRET, Some(soon))
+    })
+    .await;
     let (status, body) = readyz(&stack.api).await;
     assert_eq!(status, 200, "{body}");
     let t = find(&body, "contoso");
@@ -51,7 +52,7 @@ async fn ready_with_a_warning_when_the_secret_expires_within_30_days() {
 #[tokio::test]
 async fn not_ready_when_a_secret_expired_a_permission_is_missing_or_the_secret_is_wrong() {
     let past = Utc::now().date_naive() - Duration::days(1);
-    let stack = start(RuntimeConfig::default(), |url| {
+    let stack = start(RuntimeSettings::default(), |url| {
         [
             tenant("contoso", url, demo::CLIENT_ID, demo::CLIENT_SECRET, Some(past)),
             tenant("noconsent", url, demo::UNCONSENTED_CLIENT_ID, "unconsented~secret", None),
@@ -76,16 +77,16 @@ async fn not_ready_when_a_secret_expired_a_permission_is_missing_or_the_secret_i
 
 #[tokio::test]
 async fn the_demo_serves_one_tenant_through_every_way_admins_connect() {
-    let demo = freebusy_host::demo::start(freebusy_tests::components(), RuntimeConfig::default(), "").await.unwrap();
+    let demo = freebusy_demo::start(freebusy_tests::components(), RuntimeSettings::default(), "").await.unwrap();
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await.unwrap();
     let api = format!("http://{}", listener.local_addr().unwrap());
-    let server = tokio::spawn(freebusy_host::api::serve(listener, demo.service.clone()));
+    let server = tokio::spawn(freebusy_host::http::serve(listener, demo.service.clone()));
     // Adele's week, the same whichever way the tenant is connected (she is also the user the
     // delegated tenant signed in as).
     let query =
         "mailboxes=adele.vance@contoso.com,room.adams@contoso.com&start=2026-03-23T00:00:00Z&end=2026-03-31T00:00:00Z";
     let mut answers = Vec::new();
-    for (tenant, _) in freebusy_host::demo::DEMO_TENANTS {
+    for (tenant, _) in freebusy_demo::DEMO_TENANTS {
         let (status, _, body) = get(&format!("{api}/v1/tenants/{tenant}/freebusy?{query}")).await;
         assert_eq!(status, 200, "{tenant}: {body}");
         let r: freebusy_core::api::FreeBusyResponse = serde_json::from_str(&body).unwrap();
@@ -110,12 +111,12 @@ async fn on_shutdown_requests_in_flight_are_answered_before_the_server_stops() {
     let text =
         freebusy_tests::config_text(&tenant("contoso", &emulator.base_url, demo::CLIENT_ID, demo::CLIENT_SECRET, None));
     let loaded = freebusy_host::config::LoadedConfig::from_str(&text, std::path::PathBuf::new()).unwrap();
-    let runtime = freebusy_host::runtime::Runtime::new(RuntimeConfig::default()).unwrap();
+    let runtime = freebusy_host::runtime::Runtime::new(RuntimeSettings::default()).unwrap();
     let service = std::sync::Arc::new(freebusy_host::service::Service::from_config(&loaded, &runtime).await.unwrap());
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await.unwrap();
     let api = format!("http://{}", listener.local_addr().unwrap());
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(freebusy_host::api::serve_until(listener, service, async {
+    let server = tokio::spawn(freebusy_host::http::serve_until(listener, service, async {
         let _ = stopped.await;
     }));
     // A request that takes a second (the upstream throttles once), then the stop signal.

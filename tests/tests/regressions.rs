@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use freebusy_core::api::FreeBusyResponse;
 use freebusy_emulator::{demo, Fault};
 use freebusy_host::config::LoadedConfig;
-use freebusy_host::runtime::{Runtime, RuntimeConfig};
+use freebusy_host::runtime::{Runtime, RuntimeSettings};
 use freebusy_host::service::Service;
 use freebusy_tests::{config_text, demo_stack, get, graph_tenant, start};
 
@@ -64,7 +64,9 @@ async fn one_hundred_and_one_mailboxes_on_a_cold_start_are_split_and_all_answere
             .await;
     assert_eq!(r.mailboxes.len(), 101);
     assert_eq!(spans(&r, 0).len(), 1);
-    assert!(r.mailboxes[1..].iter().all(|m| m.error.as_ref().is_some_and(|e| e.code == "not-found")));
+    assert!(r.mailboxes[1..]
+        .iter()
+        .all(|m| m.error.as_ref().is_some_and(|e| e.code == freebusy_core::ErrorCode::NotFound)));
     // ceil(101 / 20) calls, each within Graph's limit; on a cold start the first call runs
     // alone, so the others reuse its token and the mailbox it anchored on.
     assert_eq!(stack.emulator.stats().get_schedule_requests, 6);
@@ -139,21 +141,23 @@ async fn graph_can_be_raised_to_the_hundred_mailboxes_per_call_the_service_accep
             )
         }
     };
-    let stack = start(RuntimeConfig::default(), with_limit(100)).await;
+    let stack = start(RuntimeSettings::default(), with_limit(100)).await;
     let mut list = vec!["room.adams@contoso.com".to_string()];
     list.extend((1..=100).map(|i| format!("visitor{i}@contoso.com")));
     let r =
         ask(&stack.api, &format!("mailboxes={}&start=2026-03-23T00:00:00Z&end=2026-03-24T00:00:00Z", list.join(",")))
             .await;
     assert_eq!(spans(&r, 0).len(), 1);
-    assert!(r.mailboxes[1..].iter().all(|m| m.error.as_ref().is_some_and(|e| e.code == "not-found")));
+    assert!(r.mailboxes[1..]
+        .iter()
+        .all(|m| m.error.as_ref().is_some_and(|e| e.code == freebusy_core::ErrorCode::NotFound)));
     // 100 in the first call, the 101st in a second: never more than Graph accepts.
     assert_eq!(stack.emulator.stats().get_schedule_requests, 2);
 
     // Beyond what the service accepts is a configuration error, not a failing call later.
     let text = config_text(&with_limit(101)(&stack.emulator.base_url));
     let loaded = LoadedConfig::from_str(&text, PathBuf::new()).unwrap();
-    let runtime = Runtime::new(RuntimeConfig::default()).unwrap();
+    let runtime = Runtime::new(RuntimeSettings::default()).unwrap();
     let err = Service::from_config(&loaded, &runtime).await.err().expect("101 is refused");
     assert!(format!("{err:#}").contains("accepts 1 to 100 mailboxes per call"), "{err:#}");
 }

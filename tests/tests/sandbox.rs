@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use freebusy_core::api::FreeBusyResponse;
 use freebusy_emulator::demo;
-use freebusy_host::runtime::RuntimeConfig;
+use freebusy_host::runtime::RuntimeSettings;
 use freebusy_tests::{get, graph_tenant, start};
 
 const QUERY: &str = "mailboxes=room.adams@contoso.com&start=2026-03-23T00:00:00Z&end=2026-03-31T00:00:00Z";
@@ -19,7 +19,7 @@ async fn ask(api: &str, tenant: &str) -> FreeBusyResponse {
 
 #[tokio::test]
 async fn a_provider_reaching_outside_its_allow_list_is_refused_and_reported() {
-    let stack = start(RuntimeConfig::default(), |url| {
+    let stack = start(RuntimeSettings::default(), |url| {
         format!(
             "{}\n[tenants.sneaky]\nprovider = \"forbidden_host\"\n",
             graph_tenant("contoso", url, demo::CLIENT_ID, demo::CLIENT_SECRET)
@@ -28,7 +28,7 @@ async fn a_provider_reaching_outside_its_allow_list_is_refused_and_reported() {
     .await;
     let resp = ask(&stack.api, "sneaky").await;
     let err = resp.mailboxes[0].error.as_ref().expect("refused call is an error");
-    assert_eq!(err.code, "outbound-denied");
+    assert_eq!(err.code, freebusy_core::ErrorCode::OutboundDenied);
     assert!(err.message.contains("https://exfiltrate.example.net:443"), "{}", err.message);
     // The fixture saw the refusal as wasi:http's HttpRequestDenied.
     assert!(err.message.contains("denied: https://exfiltrate.example.net"), "{}", err.message);
@@ -38,7 +38,7 @@ async fn a_provider_reaching_outside_its_allow_list_is_refused_and_reported() {
 // single-threaded runtime every other task would queue behind it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_provider_that_never_returns_is_stopped_and_the_host_keeps_serving() {
-    let runtime = RuntimeConfig { call_timeout: Duration::from_millis(1000), ..RuntimeConfig::default() };
+    let runtime = RuntimeSettings { call_timeout: Duration::from_millis(1000), ..RuntimeSettings::default() };
     let stack = start(runtime, |url| {
         format!(
             "{}\n[tenants.stuck]\nprovider = \"spin_forever\"\n",
@@ -50,19 +50,19 @@ async fn a_provider_that_never_returns_is_stopped_and_the_host_keeps_serving() {
     let resp = ask(&stack.api, "stuck").await;
     let elapsed = started.elapsed();
     let err = resp.mailboxes[0].error.as_ref().expect("stopped call is an error");
-    assert_eq!(err.code, "provider-timeout", "{}", err.message);
+    assert_eq!(err.code, freebusy_core::ErrorCode::ProviderTimeout, "{}", err.message);
     assert!(elapsed < Duration::from_secs(5), "took {elapsed:?}");
 
     // Meanwhile and afterwards, other tenants (and the same one) are served.
     let (stuck, good) = tokio::join!(ask(&stack.api, "stuck"), ask(&stack.api, "contoso"));
-    assert_eq!(stuck.mailboxes[0].error.as_ref().unwrap().code, "provider-timeout");
+    assert_eq!(stuck.mailboxes[0].error.as_ref().unwrap().code, freebusy_core::ErrorCode::ProviderTimeout);
     assert_eq!(good.mailboxes[0].busy.as_ref().map(Vec::len), Some(3), "{:?}", good.mailboxes[0].error);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_same_limits_apply_without_the_pooling_allocator() {
     let runtime =
-        RuntimeConfig { pooling: false, call_timeout: Duration::from_millis(300), ..RuntimeConfig::default() };
+        RuntimeSettings { pooling: false, call_timeout: Duration::from_millis(300), ..RuntimeSettings::default() };
     let stack = start(runtime, |url| {
         format!(
             "{}\n[tenants.stuck]\nprovider = \"spin_forever\"\n",
@@ -70,13 +70,16 @@ async fn the_same_limits_apply_without_the_pooling_allocator() {
         )
     })
     .await;
-    assert_eq!(ask(&stack.api, "stuck").await.mailboxes[0].error.as_ref().unwrap().code, "provider-timeout");
+    assert_eq!(
+        ask(&stack.api, "stuck").await.mailboxes[0].error.as_ref().unwrap().code,
+        freebusy_core::ErrorCode::ProviderTimeout
+    );
     assert_eq!(ask(&stack.api, "contoso").await.mailboxes[0].busy.as_ref().unwrap().len(), 3);
 }
 
 #[tokio::test]
 async fn a_component_built_against_contract_0_1_0_still_loads_and_answers() {
-    let stack = start(RuntimeConfig::default(), |url| {
+    let stack = start(RuntimeSettings::default(), |url| {
         format!(
             "{}\n[tenants.legacy]\nprovider = \"legacy_v0_1\"\n",
             graph_tenant("contoso", url, demo::CLIENT_ID, demo::CLIENT_SECRET)

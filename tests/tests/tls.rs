@@ -3,7 +3,7 @@
 
 use freebusy_core::api::FreeBusyResponse;
 use freebusy_emulator::{demo, Emulator, Options};
-use freebusy_host::runtime::RuntimeConfig;
+use freebusy_host::runtime::RuntimeSettings;
 use freebusy_tests::{ews_tenant, get, graph_tenant, stack_on};
 
 const QUERY: &str = "mailboxes=room.adams@contoso.com&start=2026-03-23T00:00:00Z&end=2026-03-31T00:00:00Z";
@@ -28,7 +28,7 @@ async fn an_upstream_signed_by_a_configured_ca_is_trusted() {
     assert!(emulator.base_url.starts_with("https://"));
     let ca_file = std::env::temp_dir().join(format!("freebusy-test-ca-{}.pem", std::process::id()));
     std::fs::write(&ca_file, ca).unwrap();
-    let runtime = RuntimeConfig { extra_ca_certificates: vec![ca_file], ..RuntimeConfig::default() };
+    let runtime = RuntimeSettings { extra_ca_certificates: vec![ca_file], ..RuntimeSettings::default() };
     let stack = stack_on(emulator, runtime, tenants).await;
     for tenant in ["contoso", "onprem"] {
         let r = ask(&stack.api, tenant).await;
@@ -39,11 +39,11 @@ async fn an_upstream_signed_by_a_configured_ca_is_trusted() {
 #[tokio::test]
 async fn an_untrusted_certificate_is_a_clear_tls_error_not_free() {
     let (emulator, _ca) = Emulator::start_tls(([127, 0, 0, 1], 0).into(), Options::default()).await.unwrap();
-    let stack = stack_on(emulator, RuntimeConfig::default(), tenants).await;
+    let stack = stack_on(emulator, RuntimeSettings::default(), tenants).await;
     for tenant in ["contoso", "onprem"] {
         let r = ask(&stack.api, tenant).await;
         let err = r.mailboxes[0].error.as_ref().expect("an error, not an empty timeline");
-        assert_eq!(err.code, "unavailable", "{tenant}");
+        assert_eq!(err.code, freebusy_core::ErrorCode::Unavailable, "{tenant}");
         assert!(err.message.contains("TLS"), "{tenant}: {}", err.message);
         assert!(r.mailboxes[0].busy.is_none());
     }
@@ -67,13 +67,13 @@ fn us_government(scope: Option<&str>) -> impl FnOnce(&str) -> String + '_ {
 /// The TLS emulator, and a runtime that resolves the national cloud's host names to it and
 /// trusts its CA: the provider speaks to https://login.microsoftonline.us and
 /// https://graph.microsoft.us exactly as in production.
-async fn national_cloud_runtime() -> (Emulator, RuntimeConfig) {
+async fn national_cloud_runtime() -> (Emulator, RuntimeSettings) {
     let (emulator, ca) = Emulator::start_tls(([127, 0, 0, 1], 0).into(), Options::default()).await.unwrap();
     let addr: std::net::SocketAddr = emulator.base_url.trim_start_matches("https://").parse().unwrap();
     let ca_file = std::env::temp_dir().join(format!("freebusy-cloud-ca-{}.pem", addr.port()));
     std::fs::write(&ca_file, ca).unwrap();
     let resolve = ["login.microsoftonline.us", "graph.microsoft.us"].iter().map(|h| (h.to_string(), addr)).collect();
-    (emulator, RuntimeConfig { extra_ca_certificates: vec![ca_file], resolve, ..RuntimeConfig::default() })
+    (emulator, RuntimeSettings { extra_ca_certificates: vec![ca_file], resolve, ..RuntimeSettings::default() })
 }
 
 #[tokio::test]
@@ -93,6 +93,6 @@ async fn a_token_for_the_global_graph_is_refused_in_a_national_cloud() {
     let stack = stack_on(emulator, runtime, us_government(Some("https://graph.microsoft.com/.default"))).await;
     let r = ask(&stack.api, "contoso").await;
     let err = r.mailboxes[0].error.as_ref().expect("refused, not free");
-    assert_eq!(err.code, "auth-failed", "{}", err.message);
+    assert_eq!(err.code, freebusy_core::ErrorCode::AuthFailed, "{}", err.message);
     assert!(err.message.contains("AADSTS500011"), "{}", err.message);
 }

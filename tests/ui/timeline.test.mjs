@@ -1,7 +1,7 @@
 // The timeline page's arithmetic, run by tests/tests/api_validation.rs with TZ=Europe/Berlin.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { dayWindow, layout } from '../../host/src/ui/app.mjs';
+import { dayWindow, layout } from '../../host/src/http/ui/app.mjs';
 
 test('a local day is 24 hours, and 23 on the spring DST change', () => {
   const normal = dayWindow('2026-03-23');

@@ -8,8 +8,20 @@ use std::sync::{Arc, Mutex};
 
 use wasmtime::component::Resource;
 
-use super::bindings::wasi::keyvalue::store::{self, Error, KeyResponse};
 use super::state::HostState;
+
+/// Host bindings of `wasi:keyvalue/store@0.2.0-draft2`, generated once: every contract version
+/// imports the same interface and maps it here.
+pub mod bindings {
+    wasmtime::component::bindgen!({
+        inline: "package freebusy:host; world keyvalue { import wasi:keyvalue/store@0.2.0-draft2; }",
+        path: "../wit/provider@0.1.0/deps/keyvalue-0.2.0-draft2",
+        imports: { default: async | trappable },
+        with: { "wasi:keyvalue/store.bucket": super::Bucket },
+    });
+}
+
+use bindings::wasi::keyvalue::store::{self, Error, KeyResponse};
 
 /// The label providers open (`store.open("default")`), as on Spin.
 pub const DEFAULT_STORE: &str = "default";
@@ -32,6 +44,11 @@ impl Store {
     /// A value by key.
     pub fn get(&self, key: &str) -> Option<Vec<u8>> {
         self.0.lock().expect("kv store").get(key).cloned()
+    }
+
+    /// Set a value (the host's own writes, and tests).
+    pub fn set(&self, key: &str, value: &[u8]) {
+        self.0.lock().expect("kv store").insert(key.to_string(), value.to_vec());
     }
 
     /// Whether the store is empty.

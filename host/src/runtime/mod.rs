@@ -1,14 +1,18 @@
 //! The wasmtime side of the host: one [`Engine`] and [`Linker`] for every provider, each
 //! provider compiled once into an `InstancePre`, and a fresh `Store` per call with a memory
 //! limit, an epoch deadline and the call's outbound allow-list.
+//!
+//! Generated bindings never leave this module: each contract version has one `since_v*` module
+//! holding its bindgen and its conversions to core's types (as Zed's extension host keeps one
+//! module per extension API version), and [`Provider`] takes and returns core types only.
 
-pub mod bindings;
-pub mod convert;
 pub mod keyvalue;
-pub mod legacy;
 pub mod outbound;
 pub mod provider;
+mod since_v0_1_0;
+mod since_v0_2_0;
 pub mod state;
+mod unchanged;
 
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -19,44 +23,50 @@ use anyhow::Context as _;
 use wasmtime::component::{Component, HasSelf, Linker};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
-pub use provider::{CallContext, CallError, Provider};
+pub use provider::{CallContext, Provider};
 use state::HostState;
 
 /// How often the epoch advances; a call's deadline is checked at this granularity, and a busy
 /// guest yields to other tasks this often.
 pub const EPOCH_TICK: Duration = Duration::from_millis(10);
 
-/// Runtime limits and tuning.
-#[derive(Debug, Clone)]
-pub struct RuntimeConfig {
+/// Runtime limits and tuning: the `[runtime]` table of the config, with one default per setting.
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RuntimeSettings {
     /// Pre-reserve instance slots (fast instantiation) instead of allocating per call.
     pub pooling: bool,
-    /// Most linear memory one call may use.
+    /// Most linear memory one call may use (`memory_limit_mb` in the config).
+    #[serde(rename = "memory_limit_mb", deserialize_with = "crate::config::mebibytes")]
     pub memory_limit_bytes: usize,
-    /// Longest one call may take, HTTP waits included.
+    /// Longest one call may take, HTTP waits included (`call_timeout_secs`).
+    #[serde(rename = "call_timeout_secs", deserialize_with = "crate::config::seconds")]
     pub call_timeout: Duration,
     /// Instances alive at once (pooling slots).
     pub max_instances: u32,
-    /// PEM files of CA certificates to trust besides the public roots.
+    /// PEM files of CA certificates to trust besides the public roots (an internal CA in front of
+    /// on-premises Exchange, a TLS-inspecting proxy); relative paths start at the config file.
     pub extra_ca_certificates: Vec<std::path::PathBuf>,
-    /// Fixed addresses for host names, tried before DNS.
+    /// Fixed addresses for upstream host names, used before DNS (like `curl --resolve`):
+    /// `resolve = { "graph.microsoft.us" = "10.0.0.5:443" }`. TLS still verifies the name.
     pub resolve: std::collections::HashMap<String, std::net::SocketAddr>,
-    /// Keep compiled components on disk, so that a restart loads them instead of compiling.
+    /// Keep compiled components on disk (wasmtime's cache), so that a restart loads them instead
+    /// of compiling.
     pub compile_cache: bool,
     /// Where; `None` is wasmtime's per-user cache directory.
     pub compile_cache_dir: Option<std::path::PathBuf>,
 }
 
-impl Default for RuntimeConfig {
+impl Default for RuntimeSettings {
     fn default() -> Self {
-        RuntimeConfig {
+        RuntimeSettings {
             pooling: true,
             memory_limit_bytes: 64 << 20,
             call_timeout: Duration::from_secs(30),
             max_instances: 256,
             extra_ca_certificates: Vec::new(),
             resolve: std::collections::HashMap::new(),
-            compile_cache: false,
+            compile_cache: true,
             compile_cache_dir: None,
         }
     }
@@ -94,7 +104,7 @@ pub(crate) struct Shared {
     pub engine: Engine,
     pub egress: outbound::Egress,
     pub linker: Linker<HostState>,
-    pub config: RuntimeConfig,
+    pub settings: RuntimeSettings,
     _ticker: EpochTicker,
 }
 
@@ -106,24 +116,24 @@ pub struct Runtime {
 
 impl Runtime {
     /// A runtime with its engine, linker and epoch ticker.
-    pub fn new(config: RuntimeConfig) -> anyhow::Result<Runtime> {
+    pub fn new(settings: RuntimeSettings) -> anyhow::Result<Runtime> {
         let mut wasm = Config::new();
         wasm.wasm_component_model(true).epoch_interruption(true);
-        if config.pooling {
+        if settings.pooling {
             let mut pool = PoolingAllocationConfig::new();
-            let n = config.max_instances;
+            let n = settings.max_instances;
             // A Rust provider is one component holding a few core instances (the program, the
             // WASI adapter, shims), two memories and a handful of tables.
             pool.total_component_instances(n)
                 .total_core_instances(n * 8)
                 .total_memories(n * 2)
                 .total_tables(n * 8)
-                .max_memory_size(config.memory_limit_bytes);
+                .max_memory_size(settings.memory_limit_bytes);
             wasm.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
         }
-        if config.compile_cache {
+        if settings.compile_cache {
             let mut cache = wasmtime::CacheConfig::new();
-            if let Some(dir) = &config.compile_cache_dir {
+            if let Some(dir) = &settings.compile_cache_dir {
                 cache.with_directory(dir);
             }
             let cache = wasmtime::Cache::new(cache).map_err(|e| anyhow::anyhow!("the compile cache: {e}"))?;
@@ -135,16 +145,16 @@ impl Runtime {
         // files are switched off in each call's WasiCtx.
         wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(|e| anyhow::anyhow!("{e}"))?;
         wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker).map_err(|e| anyhow::anyhow!("{e}"))?;
-        bindings::wasi::keyvalue::store::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)
+        keyvalue::bindings::wasi::keyvalue::store::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)
             .map_err(|e| anyhow::anyhow!("{e}"))?;
-        let egress = outbound::Egress::new(&config.extra_ca_certificates, &config.resolve)?;
+        let egress = outbound::Egress::new(&settings.extra_ca_certificates, &settings.resolve)?;
         let ticker = EpochTicker::start(engine.clone());
-        Ok(Runtime { shared: Arc::new(Shared { engine, egress, linker, config, _ticker: ticker }) })
+        Ok(Runtime { shared: Arc::new(Shared { engine, egress, linker, settings, _ticker: ticker }) })
     }
 
     /// The runtime's settings.
-    pub fn config(&self) -> &RuntimeConfig {
-        &self.shared.config
+    pub fn settings(&self) -> &RuntimeSettings {
+        &self.shared.settings
     }
 
     /// Compile and pre-instantiate a provider component from a file, and ask it to describe

@@ -1,21 +1,18 @@
-//! A loaded provider component and its calls.
+//! A loaded provider component and its calls, in core's types: whatever contract version the
+//! component exports, callers see [`Query`], [`MailboxAnswer`] and [`CallFailure`].
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use freebusy_core::api::{DirectoryEntry, EntryKind};
+use freebusy_core::provider::{CallFailure, Health, Limits, MailboxAnswer, ProviderInfo, Query};
 use wasmtime::component::Component;
 use wasmtime::{Store, StoreLimitsBuilder, UpdateDeadline};
 
-use super::bindings::exports::freebusy::provider::provider::{
-    DirectoryEntry, EntryKind, Health, ProviderInfo, Query, Schedule,
-};
-use super::bindings::freebusy::provider::types::ProviderError;
-use super::bindings::{v0_1, CalendarProviderPre};
 use super::keyvalue;
-use super::legacy;
 use super::outbound::AllowList;
 use super::state::HostState;
-use super::Shared;
+use super::{since_v0_1_0, since_v0_2_0, Shared};
 
 /// What a call needs besides its arguments.
 #[derive(Clone)]
@@ -28,77 +25,56 @@ pub struct CallContext {
     pub kv: keyvalue::Store,
 }
 
-/// Why a call failed.
-#[derive(Debug, thiserror::Error)]
-pub enum CallError {
-    /// The provider answered with an error.
-    #[error("{}", describe(.0))]
-    Provider(ProviderError),
-    /// The provider tried to reach an origin outside its allow-list and failed.
-    #[error("the provider tried to reach {origins}, which is not among its allowed hosts ({said})", origins = .origins.join(", "))]
-    OutboundDenied {
-        /// Refused origins.
-        origins: Vec<String>,
-        /// What the provider reported.
-        said: String,
-    },
-    /// The call ran past its deadline and was stopped.
-    #[error("the provider did not answer within {0:?} and was stopped")]
-    Timeout(Duration),
-    /// The component trapped (a bug or a resource limit): reported, never retried.
-    #[error("the provider component failed: {0}")]
-    Trap(String),
-}
-
-/// A provider error in words, for people.
-pub fn describe(error: &ProviderError) -> String {
-    super::convert::failure(error).to_mailbox_error().message
+impl CallContext {
+    /// No settings, no outbound hosts, an empty store (for `describe` and tests).
+    pub fn empty() -> Self {
+        CallContext { settings: Vec::new(), allowed_origins: Vec::new(), kv: keyvalue::Store::default() }
+    }
 }
 
 /// A compiled, pre-instantiated provider, bound to the contract version it exports.
 pub struct Provider {
     shared: Arc<Shared>,
-    pre: Versioned,
+    component: Versioned,
     info: ProviderInfo,
 }
 
-/// The contract version a component exports; calls are made in the current version's terms.
+/// The contract version a component exports (one variant per `since_v*` module, newest first).
 enum Versioned {
-    /// `freebusy:provider@0.2.0`.
-    Current(CalendarProviderPre<HostState>),
-    /// `freebusy:provider@0.1.0`, adapted by [`legacy`].
-    V0_1(v0_1::CalendarProviderPre<HostState>),
+    V0_2(since_v0_2_0::Component),
+    V0_1(since_v0_1_0::Component),
 }
 
 /// What a call runs once its store is ready: instantiate, call, convert.
 type CallBody<'a, T> =
-    std::pin::Pin<Box<dyn std::future::Future<Output = wasmtime::Result<Result<T, ProviderError>>> + Send + 'a>>;
+    std::pin::Pin<Box<dyn std::future::Future<Output = wasmtime::Result<Result<T, CallFailure>>> + Send + 'a>>;
 
 impl Provider {
     pub(crate) async fn new(shared: Arc<Shared>, component: &Component) -> anyhow::Result<Provider> {
-        let instance_pre = shared.linker.instantiate_pre(component).map_err(|e| anyhow::anyhow!("linking: {e}"))?;
-        let pre = match CalendarProviderPre::new(instance_pre.clone()) {
-            Ok(pre) => Versioned::Current(pre),
-            Err(current) => Versioned::V0_1(v0_1::CalendarProviderPre::new(instance_pre).map_err(|_| {
+        let pre = shared.linker.instantiate_pre(component).map_err(|e| anyhow::anyhow!("linking: {e}"))?;
+        let component = match since_v0_2_0::Component::new(pre.clone()) {
+            Ok(c) => Versioned::V0_2(c),
+            Err(current) => Versioned::V0_1(since_v0_1_0::Component::new(pre).map_err(|_| {
                 anyhow::anyhow!(
                     "the component exports no supported freebusy:provider version (0.2.0: {current}; 0.1.0 neither)"
                 )
             })?),
         };
-        let mut provider = Provider { shared, pre, info: placeholder_info() };
-        let ctx = CallContext { settings: Vec::new(), allowed_origins: Vec::new(), kv: keyvalue::Store::default() };
+        let placeholder = ProviderInfo {
+            name: String::new(),
+            version: String::new(),
+            description: String::new(),
+            limits: Limits { max_mailboxes: 1, max_window_days: 1, upstream_max_mailboxes: 1 },
+            settings: Vec::new(),
+            endpoint_settings: Vec::new(),
+        };
+        let mut provider = Provider { shared, component, info: placeholder };
         provider.info = provider
-            .call(&ctx, |pre, store| {
+            .call(&CallContext::empty(), |component, store| {
                 Box::pin(async move {
-                    Ok(Ok(match pre {
-                        Versioned::Current(pre) => {
-                            let p = pre.instantiate_async(&mut *store).await?;
-                            p.freebusy_provider_provider().call_describe(store).await?
-                        }
-                        Versioned::V0_1(pre) => {
-                            let p = pre.instantiate_async(&mut *store).await?;
-                            legacy::info(p.freebusy_provider_provider().call_describe(store).await?)
-                        }
+                    Ok(Ok(match component {
+                        Versioned::V0_2(c) => c.describe(store).await?,
+                        Versioned::V0_1(c) => c.describe(store).await?,
                     }))
                 })
             })
@@ -109,8 +85,8 @@ impl Provider {
 
     /// The contract version the component was built against.
     pub fn contract_version(&self) -> &'static str {
-        match self.pre {
-            Versioned::Current(_) => "0.2.0",
+        match self.component {
+            Versioned::V0_2(_) => "0.2.0",
             Versioned::V0_1(_) => "0.1.0",
         }
     }
@@ -121,23 +97,13 @@ impl Provider {
     }
 
     /// Free/busy for a query within the provider's limits.
-    pub async fn get_schedules(&self, ctx: &CallContext, query: Query) -> Result<Vec<Schedule>, CallError> {
+    pub async fn get_schedules(&self, ctx: &CallContext, query: Query) -> Result<Vec<MailboxAnswer>, CallFailure> {
         let settings = ctx.settings.clone();
-        self.call(ctx, move |pre, store| {
+        self.call(ctx, move |component, store| {
             Box::pin(async move {
-                match pre {
-                    Versioned::Current(pre) => {
-                        let p = pre.instantiate_async(&mut *store).await?;
-                        p.freebusy_provider_provider().call_get_schedules(store, &settings, &query).await
-                    }
-                    Versioned::V0_1(pre) => {
-                        let p = pre.instantiate_async(&mut *store).await?;
-                        let answer = p
-                            .freebusy_provider_provider()
-                            .call_get_schedules(store, &settings, &legacy::query(&query))
-                            .await?;
-                        Ok(answer.map(|s| s.into_iter().map(legacy::schedule).collect()).map_err(legacy::error))
-                    }
+                match component {
+                    Versioned::V0_2(c) => c.get_schedules(store, &settings, &query).await,
+                    Versioned::V0_1(c) => c.get_schedules(store, &settings, &query).await,
                 }
             })
         })
@@ -145,20 +111,13 @@ impl Provider {
     }
 
     /// Validate settings and credentials.
-    pub async fn check(&self, ctx: &CallContext) -> Result<Health, CallError> {
+    pub async fn check(&self, ctx: &CallContext) -> Result<Health, CallFailure> {
         let settings = ctx.settings.clone();
-        self.call(ctx, move |pre, store| {
+        self.call(ctx, move |component, store| {
             Box::pin(async move {
-                match pre {
-                    Versioned::Current(pre) => {
-                        let p = pre.instantiate_async(&mut *store).await?;
-                        p.freebusy_provider_provider().call_check(store, &settings).await
-                    }
-                    Versioned::V0_1(pre) => {
-                        let p = pre.instantiate_async(&mut *store).await?;
-                        let answer = p.freebusy_provider_provider().call_check(store, &settings).await?;
-                        Ok(answer.map(legacy::health).map_err(legacy::error))
-                    }
+                match component {
+                    Versioned::V0_2(c) => c.check(store, &settings).await,
+                    Versioned::V0_1(c) => c.check(store, &settings).await,
                 }
             })
         })
@@ -172,23 +131,13 @@ impl Provider {
         prefix: String,
         kind: EntryKind,
         max: u32,
-    ) -> Result<Vec<DirectoryEntry>, CallError> {
+    ) -> Result<Vec<DirectoryEntry>, CallFailure> {
         let settings = ctx.settings.clone();
-        self.call(ctx, move |pre, store| {
+        self.call(ctx, move |component, store| {
             Box::pin(async move {
-                match pre {
-                    Versioned::Current(pre) => {
-                        let p = pre.instantiate_async(&mut *store).await?;
-                        p.freebusy_provider_provider().call_search_directory(store, &settings, &prefix, kind, max).await
-                    }
-                    Versioned::V0_1(pre) => {
-                        let p = pre.instantiate_async(&mut *store).await?;
-                        let answer = p
-                            .freebusy_provider_provider()
-                            .call_search_directory(store, &settings, &prefix, legacy::entry_kind(kind), max)
-                            .await?;
-                        Ok(answer.map(|e| e.into_iter().map(legacy::entry).collect()).map_err(legacy::error))
-                    }
+                match component {
+                    Versioned::V0_2(c) => c.search_directory(store, &settings, &prefix, kind, max).await,
+                    Versioned::V0_1(c) => c.search_directory(store, &settings, &prefix, kind, max).await,
                 }
             })
         })
@@ -197,18 +146,18 @@ impl Provider {
 
     /// Run one call in a fresh store: `f` instantiates from the `InstancePre` and calls; the
     /// store (and the instance) is dropped afterwards.
-    async fn call<T, F>(&self, ctx: &CallContext, f: F) -> Result<T, CallError>
+    async fn call<T, F>(&self, ctx: &CallContext, f: F) -> Result<T, CallFailure>
     where
         T: Send,
         F: for<'a> FnOnce(&'a Versioned, &'a mut Store<HostState>) -> CallBody<'a, T> + Send,
     {
-        let config = &self.shared.config;
+        let settings = &self.shared.settings;
         let limits =
-            StoreLimitsBuilder::new().memory_size(config.memory_limit_bytes).trap_on_grow_failure(true).build();
+            StoreLimitsBuilder::new().memory_size(settings.memory_limit_bytes).trap_on_grow_failure(true).build();
         let outbound = AllowList::new(ctx.allowed_origins.clone(), self.shared.egress.clone());
         let mut store = Store::new(&self.shared.engine, HostState::new(outbound.clone(), ctx.kv.clone(), limits));
         store.limiter(|s| &mut s.limits);
-        let timeout = config.call_timeout;
+        let timeout = settings.call_timeout;
         let deadline = Instant::now() + timeout;
         // Every tick a running guest yields to the executor; past the deadline it traps. HTTP
         // waits happen in host futures, which the outer timeout below bounds.
@@ -220,18 +169,17 @@ impl Provider {
                 Ok(UpdateDeadline::Yield(1))
             }
         });
-        let run = f(&self.pre, &mut store);
+        let run = f(&self.component, &mut store);
         let outcome = tokio::time::timeout(timeout + Duration::from_millis(100), run).await;
         let denied = outbound.denied();
         match outcome {
-            Err(_) => Err(CallError::Timeout(timeout)),
-            Ok(Err(_)) if Instant::now() >= deadline => Err(CallError::Timeout(timeout)),
-            Ok(Err(trap)) => Err(CallError::Trap(trap_summary(&trap))),
+            Err(_) => Err(CallFailure::Timeout(timeout)),
+            Ok(Err(_)) if Instant::now() >= deadline => Err(CallFailure::Timeout(timeout)),
+            Ok(Err(trap)) => Err(CallFailure::Fault(trap_summary(&trap))),
             Ok(Ok(Err(e))) if !denied.is_empty() => {
-                Err(CallError::OutboundDenied { origins: denied, said: describe(&e) })
+                Err(CallFailure::OutboundDenied { origins: denied, said: e.to_string() })
             }
-            Ok(Ok(Err(e))) => Err(CallError::Provider(e)),
-            Ok(Ok(Ok(value))) => Ok(value),
+            Ok(Ok(result)) => result,
         }
     }
 }
@@ -248,17 +196,5 @@ fn trap_summary(err: &wasmtime::Error) -> String {
         format!("{}…", &first[..first.char_indices().nth(300).map_or(first.len(), |(i, _)| i)])
     } else {
         first
-    }
-}
-
-fn placeholder_info() -> ProviderInfo {
-    use super::bindings::freebusy::provider::types::Limits;
-    ProviderInfo {
-        name: String::new(),
-        version: String::new(),
-        description: String::new(),
-        limits: Limits { max_mailboxes: 1, max_window_days: 1, upstream_max_mailboxes: 1 },
-        settings: Vec::new(),
-        endpoint_settings: Vec::new(),
     }
 }

@@ -1,6 +1,10 @@
-//! `freebusy demo`: the emulator's demo tenant served through the real provider components, with
-//! no account needed, once for every way admins connect: Graph with a client secret, with a
-//! certificate, and with a user's delegated sign-in, and EWS with Basic authentication.
+//! freebusy-demo: the emulator's demo tenant served through the real host and provider
+//! components, with no account needed, once for every way admins connect: Graph with a client
+//! secret, with a certificate, and with a user's delegated sign-in, and EWS with Basic
+//! authentication.
+//!
+//! It is its own crate so that the production `freebusy` binary carries no emulator, no demo
+//! secrets and no demo key; the tests and benchmarks start the same demo through [`start`].
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -9,9 +13,10 @@ use anyhow::Context as _;
 use chrono::{Datelike, Duration, Utc};
 use freebusy_emulator::{demo, Emulator, Options};
 
-use crate::config::LoadedConfig;
-use crate::runtime::{Runtime, RuntimeConfig};
-use crate::service::Service;
+use freebusy_host::config::LoadedConfig;
+use freebusy_host::files::write_private_file;
+use freebusy_host::runtime::{Runtime, RuntimeSettings};
+use freebusy_host::service::Service;
 
 /// File name of the Graph component in a components directory.
 pub const GRAPH_COMPONENT: &str = "freebusy_graph.wasm";
@@ -127,7 +132,7 @@ pub struct Demo {
 /// Start the emulator on a free loopback port and a service for its demo tenant. The delegated
 /// tenant's user signs in first, by the same device code flow as `freebusy login`, the emulator
 /// approving the code as [`DELEGATED_USER`]. `cache` is the body of the `[cache]` table.
-pub async fn start(components_dir: &Path, runtime: RuntimeConfig, cache: &str) -> anyhow::Result<Demo> {
+pub async fn start(components_dir: &Path, runtime: RuntimeSettings, cache: &str) -> anyhow::Result<Demo> {
     let options = Options { device_code_interval_secs: 1, ..Options::default() };
     let emulator = Emulator::start(([127, 0, 0, 1], 0).into(), options).await?;
     let secret_dir =
@@ -136,10 +141,10 @@ pub async fn start(components_dir: &Path, runtime: RuntimeConfig, cache: &str) -
     std::fs::write(secret_dir.join("client_secret"), demo::CLIENT_SECRET)?;
     std::fs::write(secret_dir.join("ews_password"), demo::EWS_PASSWORD)?;
     std::fs::write(secret_dir.join("app.crt"), demo::CERTIFICATE_PEM)?;
-    crate::service::write_private_file(&secret_dir.join("app.key"), demo::CERTIFICATE_KEY_PEM)?;
+    write_private_file(&secret_dir.join("app.key"), demo::CERTIFICATE_KEY_PEM)?;
     let loaded =
         LoadedConfig::from_str(&demo_config(&emulator.base_url, components_dir, &secret_dir, cache), PathBuf::new())?;
-    let login = crate::login::params_for(&loaded, "contoso-delegated")?;
+    let login = freebusy_host::login::params_for(&loaded, "contoso-delegated")?;
     let approve = async {
         loop {
             if let Some(code) = emulator.pending_user_codes().first() {
@@ -149,11 +154,19 @@ pub async fn start(components_dir: &Path, runtime: RuntimeConfig, cache: &str) -
             tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         }
     };
-    let (signed_in, ()) = tokio::join!(crate::login::device_code(&login, |_| {}), approve);
+    let (signed_in, ()) = tokio::join!(freebusy_host::login::device_code(&login, |_| {}), approve);
     signed_in.context("the demo's delegated sign-in")?;
     let runtime = Runtime::new(runtime)?;
     let service = Arc::new(Service::from_config(&loaded, &runtime).await?);
     Ok(Demo { emulator, service })
+}
+
+/// The demo tenant's people and rooms, as the emulator's tenant model holds them.
+pub fn people_and_rooms() -> (Vec<String>, Vec<String>) {
+    use freebusy_emulator::tenant::Kind;
+    let tenant = demo::tenant();
+    let of = |kind: Kind| tenant.mailboxes.iter().filter(|m| m.kind == kind).map(|m| m.address.clone()).collect();
+    (of(Kind::Person), of(Kind::Room))
 }
 
 /// A ready-to-paste curl line for this week (Monday to Monday, UTC) and three demo mailboxes.

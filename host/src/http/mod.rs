@@ -1,7 +1,8 @@
 //! The HTTP API: `/v1/freebusy` (GET with a query string, POST with JSON; JSON or iCalendar
 //! out), `/v1/directory` (people and rooms by prefix), per-tenant routes, `/healthz`, `/readyz`,
-//! `/metrics`, `/openapi.json`, and a day-timeline page at `/`. Bad input is a 400 `application/problem+json` saying what is wrong, never a
-//! panic and never an empty "free" answer.
+//! `/metrics`, `/openapi.json`, and a day-timeline page at `/`. Bad input is a 400
+//! `application/problem+json` saying what is wrong (the same problems the edge answers, from
+//! `freebusy-core`), never a panic and never an empty "free" answer.
 
 use std::sync::Arc;
 
@@ -15,7 +16,7 @@ use freebusy_core::api::{
     parse_directory_query, parse_json_body, parse_query_string, render, FreeBusyRequest, Problem, PROBLEM_CONTENT_TYPE,
 };
 
-use crate::service::{Service, ServiceError};
+use crate::service::Service;
 
 /// The OpenAPI 3.1 description of this API, served at `/openapi.json`; a test checks live
 /// answers against it.
@@ -42,7 +43,7 @@ pub fn router(service: Arc<Service>) -> Router {
             "/ui/app.mjs",
             get(|| async { ([(header::CONTENT_TYPE, "text/javascript; charset=utf-8")], TIMELINE_SCRIPT) }),
         )
-        .fallback(|| async { problem(Problem::new(404, "not-found", "No such resource", "see /v1/freebusy")) })
+        .fallback(|| async { problem(Problem::no_such_route()) })
         .layer(axum::middleware::from_fn_with_state(service.clone(), count_request))
         .with_state(service)
 }
@@ -78,8 +79,7 @@ pub async fn serve_until(
 
 fn problem(p: Problem) -> Response {
     let status = StatusCode::from_u16(p.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let body = serde_json::to_string(&p).expect("problem serializes");
-    (status, [(header::CONTENT_TYPE, PROBLEM_CONTENT_TYPE)], body).into_response()
+    (status, [(header::CONTENT_TYPE, PROBLEM_CONTENT_TYPE)], p.to_json()).into_response()
 }
 
 fn from_query(query: Option<String>) -> Result<FreeBusyRequest, Problem> {
@@ -102,12 +102,7 @@ async fn answer(
     };
     let resp = match service.freebusy(tenant, &req).await {
         Ok(r) => r,
-        Err(e @ ServiceError::UnknownTenant(_)) => {
-            return problem(Problem::new(404, "unknown-tenant", "Unknown tenant", e.to_string()))
-        }
-        Err(e @ ServiceError::NoDefaultTenant) => {
-            return problem(Problem::new(400, "no-default-tenant", "No default tenant", e.to_string()))
-        }
+        Err(e) => return problem(e.into()),
     };
     let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok());
     let (content_type, body) = render(&resp, accept, chrono::Utc::now().timestamp_millis());
@@ -121,16 +116,11 @@ async fn search(service: &Service, tenant: Option<&str>, query: Option<String>) 
     };
     let tenant = match service.tenant(tenant) {
         Ok(t) => t,
-        Err(e @ ServiceError::UnknownTenant(_)) => {
-            return problem(Problem::new(404, "unknown-tenant", "Unknown tenant", e.to_string()))
-        }
-        Err(e @ ServiceError::NoDefaultTenant) => {
-            return problem(Problem::new(400, "no-default-tenant", "No default tenant", e.to_string()))
-        }
+        Err(e) => return problem(e.into()),
     };
     match tenant.search_directory(&req).await {
         Ok(found) => axum::Json(found).into_response(),
-        Err(e) => problem(Problem::new(502, &e.code, "The directory could not be searched", e.message)),
+        Err(e) => problem(Problem::new(502, e.code.as_str(), "The directory could not be searched", e.message)),
     }
 }
 
@@ -180,4 +170,22 @@ async fn tenant_freebusy_post(
     body: String,
 ) -> Response {
     answer(&service, Some(&tenant), &headers, from_body(&headers, &body)).await
+}
+
+#[cfg(test)]
+mod tests {
+    use freebusy_core::ErrorCode;
+
+    #[test]
+    fn the_openapi_error_codes_are_the_error_code_enum() {
+        let doc: serde_json::Value = serde_json::from_str(super::OPENAPI).expect("openapi.json is JSON");
+        let documented: Vec<&str> = doc["components"]["schemas"]["MailboxError"]["properties"]["code"]["enum"]
+            .as_array()
+            .expect("MailboxError.code has an enum")
+            .iter()
+            .map(|v| v.as_str().expect("a string"))
+            .collect();
+        let ours: Vec<&str> = ErrorCode::ALL.iter().map(|c| c.as_str()).collect();
+        assert_eq!(documented, ours, "openapi.json's MailboxError.code enum and freebusy_core::ErrorCode differ");
+    }
 }
