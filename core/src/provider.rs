@@ -218,6 +218,25 @@ pub struct Health {
     pub missing: Vec<String>,
 }
 
+/// Where and how a user signs in for a provider that acts for them (delegated access): an OAuth
+/// 2.0 public client, by the device authorization grant (RFC 8628) or the authorization code
+/// grant with PKCE (RFC 7636) on a loopback redirect.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignIn {
+    /// Authorization endpoint, for a sign-in in a browser.
+    pub authorization_url: String,
+    /// Device authorization endpoint.
+    pub device_authorization_url: String,
+    /// Token endpoint.
+    pub token_url: String,
+    /// The public client's id.
+    pub client_id: String,
+    /// Scopes to ask for, including the one that yields a refresh token.
+    pub scopes: Vec<String>,
+    /// The setting the refresh token goes to.
+    pub refresh_token_setting: String,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -144,7 +144,8 @@ pub async fn start(components_dir: &Path, runtime: RuntimeSettings, cache: &str)
     write_private_file(&secret_dir.join("app.key"), demo::CERTIFICATE_KEY_PEM)?;
     let loaded =
         LoadedConfig::from_str(&demo_config(&emulator.base_url, components_dir, &secret_dir, cache), PathBuf::new())?;
-    let login = freebusy_host::login::params_for(&loaded, "contoso-delegated")?;
+    let runtime = Runtime::new(runtime)?;
+    let login = freebusy_host::login::params_for(&loaded, &runtime, "contoso-delegated").await?;
     let approve = async {
         loop {
             if let Some(code) = emulator.pending_user_codes().first() {
@@ -156,7 +157,6 @@ pub async fn start(components_dir: &Path, runtime: RuntimeSettings, cache: &str)
     };
     let (signed_in, ()) = tokio::join!(freebusy_host::login::device_code(&login, |_| {}), approve);
     signed_in.context("the demo's delegated sign-in")?;
-    let runtime = Runtime::new(runtime)?;
     let service = Arc::new(Service::from_config(&loaded, &runtime).await?);
     Ok(Demo { emulator, service })
 }

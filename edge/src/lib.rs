@@ -63,7 +63,8 @@ async fn handle(req: Request) -> anyhow::Result<impl IntoResponse> {
     };
     let source = provider::Imported { settings: &settings };
     let limits = info.limits;
-    let outcomes = fetch(&source, &request, limits.max_mailboxes, limits.max_window_days, FetchOptions::default()).await;
+    let outcomes =
+        fetch(&source, &request, limits.max_mailboxes, limits.max_window_days, FetchOptions::default()).await;
     let resp = respond(&request, outcomes);
     let accept = req.header("accept").and_then(|v| v.as_str());
     let (content_type, body) = render(&resp, accept, now_ms());

@@ -12,7 +12,7 @@ use freebusy_core::scheduler::ScheduleSource;
 #[allow(missing_docs, clippy::all)]
 mod bindings {
     spin_sdk::wit_bindgen::generate!({
-        path: "../wit/provider@0.2.0",
+        path: "../wit/provider@0.3.0",
         world: "calendar-consumer",
         runtime_path: "::spin_sdk::wit_bindgen::rt",
         generate_all,

@@ -1,8 +1,10 @@
 //! `freebusy login`: a user signs in once for a tenant that uses delegated access, by the device
 //! code flow (for servers without a browser) or in a browser with the authorization code flow
-//! and PKCE on a localhost redirect (`http://localhost:8000`, as admins register it). The refresh
-//! token lands in the tenant's `refresh_token = { file = "..." }`, readable by its owner only;
-//! the provider rotates it on use and the host writes the new one back.
+//! and PKCE on a localhost redirect (`http://localhost:8000`, as admins register it). Where and
+//! for which scopes comes from the tenant's provider (`delegated-sign-in` in the contract), so the
+//! host knows no identity platform. The refresh token lands in the setting the provider names,
+//! which must be `{ file = "..." }`, readable by its owner only; the provider rotates it on use
+//! and the host writes the new one back.
 
 use std::path::PathBuf;
 
@@ -16,16 +18,17 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::config::{LoadedConfig, SettingValue};
 use crate::files::write_private_file;
+use crate::runtime::{CallContext, Runtime};
 
-const DEFAULT_AUTHORITY: &str = "https://login.microsoftonline.com";
-
-/// Who signs in where, and where the refresh token goes.
+/// Where a user signs in, for what, and where the refresh token goes.
 #[derive(Debug, Clone)]
 pub struct LoginParams {
-    /// Identity platform host.
-    pub authority: String,
-    /// Tenant id or domain.
-    pub tenant: String,
+    /// Authorization endpoint (browser sign-in).
+    pub authorization_url: String,
+    /// Device authorization endpoint.
+    pub device_authorization_url: String,
+    /// Token endpoint.
+    pub token_url: String,
     /// Application (client) id of a registration with "Allow public client flows".
     pub client_id: String,
     /// Scopes to ask for, `offline_access` included.
@@ -34,36 +37,45 @@ pub struct LoginParams {
     pub token_file: PathBuf,
 }
 
-/// Login parameters for a configured tenant.
-pub fn params_for(loaded: &LoadedConfig, tenant: &str) -> anyhow::Result<LoginParams> {
+/// Login parameters for a configured tenant, as its provider describes them.
+pub async fn params_for(loaded: &LoadedConfig, runtime: &Runtime, tenant: &str) -> anyhow::Result<LoginParams> {
     let section = loaded.config.tenants.get(tenant).with_context(|| format!("no tenant named '{tenant}'"))?;
-    let literal = |name: &str| -> anyhow::Result<Option<String>> {
-        section.settings.get(name).map(|v| v.resolve(&loaded.base_dir)).transpose()
-    };
-    let token_file = match section.settings.get("refresh_token") {
-        Some(SettingValue::File { file }) => loaded.base_dir.join(file),
-        _ => bail!("tenant '{tenant}' needs refresh_token = {{ file = \"...\" }} in its settings: that is where the sign-in is stored"),
-    };
-    let scopes = match section.provider.as_str() {
-        "ews" => vec!["https://outlook.office365.com/EWS.AccessAsUser.All".to_string()],
-        _ => {
-            let graph = literal("graph_base_url")?.unwrap_or_else(|| "https://graph.microsoft.com".into());
-            let graph = graph.trim_end_matches('/');
-            let known = [
-                "https://graph.microsoft.us",
-                "https://dod-graph.microsoft.us",
-                "https://microsoftgraph.chinacloudapi.cn",
-            ];
-            let resource =
-                known.iter().find(|k| k.eq_ignore_ascii_case(graph)).copied().unwrap_or("https://graph.microsoft.com");
-            vec![format!("{resource}/.default")]
+    let path = loaded.component_path(&section.provider).context("the tenant's provider has no component")?;
+    let provider = runtime.load_file(&path).await?;
+    // Every setting that can be read; the one the sign-in produces may not exist yet.
+    let mut settings = Vec::new();
+    for (name, value) in &section.settings {
+        match value {
+            SettingValue::File { file } if !loaded.base_dir.join(file).exists() => {}
+            _ => settings
+                .push((name.clone(), value.resolve(&loaded.base_dir).with_context(|| format!("setting '{name}'"))?)),
         }
+    }
+    let ctx = CallContext { settings, ..CallContext::empty() };
+    let sign_in = provider
+        .delegated_sign_in(&ctx)
+        .await
+        .with_context(|| format!("tenant '{tenant}': the {} provider", provider.info().name))?
+        .with_context(|| {
+            format!(
+                "tenant '{tenant}' signs nobody in: with these settings the {} provider uses no delegated access \
+                 (for the Graph and EWS providers set auth = \"delegated\")",
+                provider.info().name
+            )
+        })?;
+    let token_file = match section.settings.get(&sign_in.refresh_token_setting) {
+        Some(SettingValue::File { file }) => loaded.base_dir.join(file),
+        _ => bail!(
+            "tenant '{tenant}' needs {} = {{ file = \"...\" }} in its settings: that is where the sign-in is stored",
+            sign_in.refresh_token_setting
+        ),
     };
     Ok(LoginParams {
-        authority: literal("authority")?.unwrap_or_else(|| DEFAULT_AUTHORITY.into()).trim_end_matches('/').to_string(),
-        tenant: literal("tenant_id")?.context("setting 'tenant_id' is required")?,
-        client_id: literal("client_id")?.context("setting 'client_id' is required")?,
-        scopes: scopes.into_iter().chain(["offline_access".to_string()]).collect(),
+        authorization_url: sign_in.authorization_url,
+        device_authorization_url: sign_in.device_authorization_url,
+        token_url: sign_in.token_url,
+        client_id: sign_in.client_id,
+        scopes: sign_in.scopes,
         token_file,
     })
 }
@@ -73,11 +85,7 @@ fn http_client() -> anyhow::Result<reqwest::Client> {
     Ok(reqwest::ClientBuilder::new().redirect(reqwest::redirect::Policy::none()).build()?)
 }
 
-fn endpoint(p: &LoginParams, path: &str) -> String {
-    format!("{}/{}/oauth2/v2.0/{path}", p.authority, p.tenant)
-}
-
-/// Entra's error in words (its description's first line), never the request's secrets.
+/// The identity platform's error in words (its description's first line), never the request's secrets.
 fn describe<E: std::error::Error + 'static, T: oauth2::ErrorResponse + 'static>(
     e: RequestTokenError<E, T>,
 ) -> anyhow::Error {
@@ -101,8 +109,8 @@ fn store(p: &LoginParams, token: &impl TokenResponse) -> anyhow::Result<()> {
 pub async fn device_code(p: &LoginParams, show: impl Fn(&str)) -> anyhow::Result<()> {
     let client = BasicClient::new(ClientId::new(p.client_id.clone()))
         .set_auth_type(AuthType::RequestBody)
-        .set_device_authorization_url(DeviceAuthorizationUrl::new(endpoint(p, "devicecode"))?)
-        .set_token_uri(TokenUrl::new(endpoint(p, "token"))?);
+        .set_device_authorization_url(DeviceAuthorizationUrl::new(p.device_authorization_url.clone())?)
+        .set_token_uri(TokenUrl::new(p.token_url.clone())?);
     let http = http_client()?;
     let details: StandardDeviceAuthorizationResponse = client
         .exchange_device_code()
@@ -133,8 +141,8 @@ pub async fn browser(p: &LoginParams, port: u16, login_hint: Option<&str>, show:
     let port = listener.local_addr()?.port();
     let client = BasicClient::new(ClientId::new(p.client_id.clone()))
         .set_auth_type(AuthType::RequestBody)
-        .set_auth_uri(AuthUrl::new(endpoint(p, "authorize"))?)
-        .set_token_uri(TokenUrl::new(endpoint(p, "token"))?)
+        .set_auth_uri(AuthUrl::new(p.authorization_url.clone())?)
+        .set_token_uri(TokenUrl::new(p.token_url.clone())?)
         .set_redirect_uri(RedirectUrl::new(format!("http://localhost:{port}"))?);
     let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
     let mut request = client

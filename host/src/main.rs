@@ -172,7 +172,8 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Login { config, tenant, browser, port, user } => {
             let loaded = LoadedConfig::from_file(&config)?;
-            let params = freebusy_host::login::params_for(&loaded, &tenant)?;
+            let runtime = Runtime::new(loaded.config.runtime.clone())?;
+            let params = freebusy_host::login::params_for(&loaded, &runtime, &tenant).await?;
             let show = |text: &str| println!("{text}");
             if browser {
                 println!("Open this URL in a browser to sign in:");

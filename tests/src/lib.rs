@@ -113,6 +113,7 @@ pub fn providers() -> String {
         ("spin_forever", "fixture_spin_forever.wasm"),
         ("no_io", "fixture_no_io.wasm"),
         ("legacy_v0_1", "fixture_legacy_v0_1.wasm"),
+        ("legacy_v0_2", "fixture_legacy_v0_2.wasm"),
     ] {
         out.push_str(&format!("[providers.{name}]\ncomponent = \"{}\"\n", component(file).display()));
     }

@@ -10,7 +10,7 @@ use freebusy_core::api::FreeBusyResponse;
 use freebusy_emulator::{demo, Emulator, Options};
 use freebusy_host::config::LoadedConfig;
 use freebusy_host::login;
-use freebusy_host::runtime::RuntimeSettings;
+use freebusy_host::runtime::{Runtime, RuntimeSettings};
 use freebusy_tests::{config_text, get, post_form, stack_on};
 
 fn token_file(test: &str) -> PathBuf {
@@ -43,14 +43,19 @@ async fn emulator() -> Emulator {
     Emulator::start(([127, 0, 0, 1], 0).into(), options).await.unwrap()
 }
 
-fn params(emulator: &Emulator, file: &Path) -> login::LoginParams {
-    let loaded =
-        LoadedConfig::from_str(&config_text(&delegated_tenant(&emulator.base_url, file)), PathBuf::new()).unwrap();
-    login::params_for(&loaded, "contoso").unwrap()
+/// What `freebusy login` asks the tenant's provider for.
+async fn params_of(config: &str) -> login::LoginParams {
+    let loaded = LoadedConfig::from_str(&config_text(config), PathBuf::new()).unwrap();
+    let runtime = Runtime::new(RuntimeSettings::default()).unwrap();
+    login::params_for(&loaded, &runtime, "contoso").await.unwrap()
+}
+
+async fn params(emulator: &Emulator, file: &Path) -> login::LoginParams {
+    params_of(&delegated_tenant(&emulator.base_url, file)).await
 }
 
 async fn sign_in_with_device_code(emulator: &Emulator, file: &Path) {
-    let p = params(emulator, file);
+    let p = params(emulator, file).await;
     let shown = Arc::new(Mutex::new(Vec::<String>::new()));
     let login = tokio::spawn({
         let shown = shown.clone();
@@ -107,7 +112,7 @@ async fn device_code_sign_in_stores_a_private_token_the_provider_redeems_and_rot
 async fn browser_sign_in_uses_pkce_and_a_localhost_redirect() {
     let emulator = emulator().await;
     let file = token_file("browser");
-    let p = params(&emulator, &file);
+    let p = params(&emulator, &file).await;
     let (tx, rx) = tokio::sync::oneshot::channel::<String>();
     let tx = Mutex::new(Some(tx));
     let login = tokio::spawn(async move {
@@ -169,8 +174,7 @@ authority = "{url}"
         )
     };
     // freebusy login asks for EWS.AccessAsUser.All for an EWS tenant.
-    let loaded = LoadedConfig::from_str(&config_text(&tenant(&emulator.base_url)), PathBuf::new()).unwrap();
-    let p = login::params_for(&loaded, "contoso").unwrap();
+    let p = params_of(&tenant(&emulator.base_url)).await;
     assert_eq!(p.scopes, vec!["https://outlook.office365.com/EWS.AccessAsUser.All", "offline_access"]);
     let login = tokio::spawn(async move { login::device_code(&p, |_| {}).await });
     let code = loop {
@@ -209,7 +213,8 @@ async fn a_device_code_client_polling_too_fast_is_slowed_down_and_an_unused_code
     // Nobody signs in: `freebusy login` stops with a clear message when the code expires.
     let file = token_file("expired");
     let outcome =
-        tokio::time::timeout(Duration::from_secs(30), login::device_code(&params(&emulator, &file), |_| {})).await;
+        tokio::time::timeout(Duration::from_secs(30), login::device_code(&params(&emulator, &file).await, |_| {}))
+            .await;
     let message = format!("{:#}", outcome.expect("gives up by itself").expect_err("never signed in"));
     assert!(message.to_lowercase().contains("expired"), "{message}");
     assert!(!file.exists(), "no token file without a sign-in");

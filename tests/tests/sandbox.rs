@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use freebusy_core::api::FreeBusyResponse;
 use freebusy_emulator::demo;
 use freebusy_host::runtime::RuntimeSettings;
-use freebusy_tests::{get, graph_tenant, start};
+use freebusy_tests::{demo_stack, get, graph_tenant, start};
 
 const QUERY: &str = "mailboxes=room.adams@contoso.com&start=2026-03-23T00:00:00Z&end=2026-03-31T00:00:00Z";
 
@@ -113,4 +113,37 @@ async fn a_component_built_against_contract_0_1_0_still_loads_and_answers() {
     let (status, _, body) = get(&format!("{}/v1/tenants/legacy/directory?q=ann&kind=room", stack.api)).await;
     assert_eq!(status, 200, "{body}");
     assert!(body.contains("ann@legacy.example") && body.contains("\"room\""), "{body}");
+}
+
+#[tokio::test]
+async fn a_component_built_against_contract_0_2_0_still_loads_and_passes_its_merged_view() {
+    let stack = start(RuntimeSettings::default(), |url| {
+        format!(
+            "{}\n[tenants.legacy]\nprovider = \"legacy_v0_2\"\n",
+            graph_tenant("contoso", url, demo::CLIENT_ID, demo::CLIENT_SECRET)
+        )
+    })
+    .await;
+    let tenant = stack.service.tenant(Some("legacy")).unwrap();
+    assert_eq!(tenant.provider.contract_version(), "0.2.0");
+    assert_eq!(tenant.provider.info().name, "legacy-v0-2");
+    let query = "mailboxes=a@x.example&start=2026-03-23T00:00:00Z&end=2026-03-23T04:00:00Z&interval=60&upstream=true";
+    let (status, _, body) = get(&format!("{}/v1/tenants/legacy/freebusy?{query}", stack.api)).await;
+    assert_eq!(status, 200, "{body}");
+    let resp: FreeBusyResponse = serde_json::from_str(&body).unwrap();
+    let m = &resp.mailboxes[0];
+    assert_eq!(m.availability_view.as_deref(), Some("3000"), "{m:?}");
+    assert_eq!(m.upstream_view.as_deref(), Some("3000"), "0.2.0's merged view reaches the answer");
+    // 0.2.0 cannot describe a delegated sign-in; the host says so instead of guessing.
+    let err = tenant.provider.delegated_sign_in(tenant.context()).await.unwrap_err();
+    assert!(err.to_string().contains("0.2.0") && err.to_string().contains("0.3.0"), "{err}");
+}
+
+#[tokio::test]
+async fn the_shipped_components_implement_the_current_contract() {
+    let stack = demo_stack().await;
+    let tenant = stack.service.tenant(Some("contoso")).unwrap();
+    assert_eq!(tenant.provider.contract_version(), "0.3.0");
+    // An application-permission tenant signs nobody in.
+    assert_eq!(tenant.provider.delegated_sign_in(tenant.context()).await.unwrap(), None);
 }

@@ -11,6 +11,7 @@ pub mod outbound;
 pub mod provider;
 mod since_v0_1_0;
 mod since_v0_2_0;
+mod since_v0_3_0;
 pub mod state;
 mod unchanged;
 

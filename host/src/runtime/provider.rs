@@ -5,14 +5,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use freebusy_core::api::{DirectoryEntry, EntryKind};
-use freebusy_core::provider::{CallFailure, Health, Limits, MailboxAnswer, ProviderInfo, Query};
+use freebusy_core::provider::{CallFailure, Health, Limits, MailboxAnswer, ProviderInfo, Query, SignIn};
 use wasmtime::component::Component;
 use wasmtime::{Store, StoreLimitsBuilder, UpdateDeadline};
 
 use super::keyvalue;
 use super::outbound::AllowList;
 use super::state::HostState;
-use super::{since_v0_1_0, since_v0_2_0, Shared};
+use super::{since_v0_1_0, since_v0_2_0, since_v0_3_0, Shared};
 
 /// What a call needs besides its arguments.
 #[derive(Clone)]
@@ -41,6 +41,7 @@ pub struct Provider {
 
 /// The contract version a component exports (one variant per `since_v*` module, newest first).
 enum Versioned {
+    V0_3(since_v0_3_0::Component),
     V0_2(since_v0_2_0::Component),
     V0_1(since_v0_1_0::Component),
 }
@@ -52,13 +53,20 @@ type CallBody<'a, T> =
 impl Provider {
     pub(crate) async fn new(shared: Arc<Shared>, component: &Component) -> anyhow::Result<Provider> {
         let pre = shared.linker.instantiate_pre(component).map_err(|e| anyhow::anyhow!("linking: {e}"))?;
-        let component = match since_v0_2_0::Component::new(pre.clone()) {
-            Ok(c) => Versioned::V0_2(c),
-            Err(current) => Versioned::V0_1(since_v0_1_0::Component::new(pre).map_err(|_| {
-                anyhow::anyhow!(
-                    "the component exports no supported freebusy:provider version (0.2.0: {current}; 0.1.0 neither)"
-                )
-            })?),
+        let component = if let Ok(c) = since_v0_3_0::Component::new(pre.clone()) {
+            Versioned::V0_3(c)
+        } else if let Ok(c) = since_v0_2_0::Component::new(pre.clone()) {
+            Versioned::V0_2(c)
+        } else {
+            match since_v0_1_0::Component::new(pre.clone()) {
+                Ok(c) => Versioned::V0_1(c),
+                Err(_) => {
+                    let why = since_v0_3_0::Component::new(pre).err().map(|e| e.to_string()).unwrap_or_default();
+                    anyhow::bail!(
+                        "the component exports no supported freebusy:provider version (0.3.0: {why}; 0.2.0 and 0.1.0 neither)"
+                    )
+                }
+            }
         };
         let placeholder = ProviderInfo {
             name: String::new(),
@@ -73,6 +81,7 @@ impl Provider {
             .call(&CallContext::empty(), |component, store| {
                 Box::pin(async move {
                     Ok(Ok(match component {
+                        Versioned::V0_3(c) => c.describe(store).await?,
                         Versioned::V0_2(c) => c.describe(store).await?,
                         Versioned::V0_1(c) => c.describe(store).await?,
                     }))
@@ -86,6 +95,7 @@ impl Provider {
     /// The contract version the component was built against.
     pub fn contract_version(&self) -> &'static str {
         match self.component {
+            Versioned::V0_3(_) => "0.3.0",
             Versioned::V0_2(_) => "0.2.0",
             Versioned::V0_1(_) => "0.1.0",
         }
@@ -102,6 +112,7 @@ impl Provider {
         self.call(ctx, move |component, store| {
             Box::pin(async move {
                 match component {
+                    Versioned::V0_3(c) => c.get_schedules(store, &settings, &query).await,
                     Versioned::V0_2(c) => c.get_schedules(store, &settings, &query).await,
                     Versioned::V0_1(c) => c.get_schedules(store, &settings, &query).await,
                 }
@@ -116,6 +127,7 @@ impl Provider {
         self.call(ctx, move |component, store| {
             Box::pin(async move {
                 match component {
+                    Versioned::V0_3(c) => c.check(store, &settings).await,
                     Versioned::V0_2(c) => c.check(store, &settings).await,
                     Versioned::V0_1(c) => c.check(store, &settings).await,
                 }
@@ -136,8 +148,28 @@ impl Provider {
         self.call(ctx, move |component, store| {
             Box::pin(async move {
                 match component {
+                    Versioned::V0_3(c) => c.search_directory(store, &settings, &prefix, kind, max).await,
                     Versioned::V0_2(c) => c.search_directory(store, &settings, &prefix, kind, max).await,
                     Versioned::V0_1(c) => c.search_directory(store, &settings, &prefix, kind, max).await,
+                }
+            })
+        })
+        .await
+    }
+
+    /// How a user signs in for delegated access with these settings (`None`: they use none).
+    /// Components older than 0.3.0 cannot say; that is an `Unsupported` failure.
+    pub async fn delegated_sign_in(&self, ctx: &CallContext) -> Result<Option<SignIn>, CallFailure> {
+        let settings = ctx.settings.clone();
+        let version = self.contract_version();
+        self.call(ctx, move |component, store| {
+            Box::pin(async move {
+                match component {
+                    Versioned::V0_3(c) => c.delegated_sign_in(store, &settings).await,
+                    Versioned::V0_2(_) | Versioned::V0_1(_) => Ok(Err(CallFailure::Unsupported(format!(
+                        "the component implements freebusy:provider@{version}, which does not describe a \
+                         delegated sign-in; rebuild it against 0.3.0 or later"
+                    )))),
                 }
             })
         })

@@ -15,7 +15,7 @@ use wasmtime::Store;
 use super::state::HostState;
 
 #[allow(missing_docs)]
-mod generated {
+pub(super) mod generated {
     wasmtime::component::bindgen!({
         path: "../wit/provider@0.2.0",
         world: "calendar-provider",
@@ -32,7 +32,7 @@ mod generated {
 
 use generated::freebusy::provider::types as wit;
 
-fn query_of(q: &Query) -> wit::Query {
+pub(super) fn query_of(q: &Query) -> wit::Query {
     wit::Query {
         mailboxes: q.mailboxes.clone(),
         window: wit::Window { start: q.window.start, end: q.window.end },
@@ -74,4 +74,5 @@ impl From<wit::ProviderInfo> for ProviderInfo {
     }
 }
 
-super::unchanged::unchanged_since_v0_1_0!(generated, wit);
+super::unchanged::calls_since_v0_1_0!(generated);
+super::unchanged::types_since_v0_1_0!(wit);

@@ -1,16 +1,14 @@
 //! What every contract version shares: the calls (unchanged since 0.1.0) and the conversions to
 //! core's types for the parts no version has changed (statuses, blocks, working hours, errors,
 //! directory entries, health). wasmtime's bindgen makes distinct Rust types per version even where
-//! the WIT is identical, so each `since_v*` module expands this for its own bindings instead of
+//! the WIT is identical, so each `since_v*` module expands these for its own bindings instead of
 //! repeating the same code.
 
-/// For a version's bindings module `$generated` (its `types` module imported as `$wit`): the
-/// `Component` wrapper with one method per export (their signatures are unchanged since 0.1.0),
-/// and `impl From<$wit::T> for core::T` for every type unchanged since 0.1.0. The version module
-/// itself provides what changed: `query_of` (core query -> its query) and the `From` impls for
-/// `Schedule` and `ProviderInfo`.
-macro_rules! unchanged_since_v0_1_0 {
-    ($generated:ident, $wit:ident) => {
+/// For a version's bindings module `$generated`: the `Component` wrapper with one method per
+/// export whose signature is unchanged since 0.1.0. The version module provides `query_of` (core
+/// query -> its query), `entry_kind`, and `From` impls from its types to core's.
+macro_rules! calls_since_v0_1_0 {
+    ($generated:ident) => {
         /// A component exporting this version of the contract, pre-instantiated.
         pub struct Component($generated::CalendarProviderPre<HostState>);
 
@@ -70,7 +68,15 @@ macro_rules! unchanged_since_v0_1_0 {
                 Ok(answer.map(Into::into).map_err(Into::into))
             }
         }
+    };
+}
 
+pub(crate) use calls_since_v0_1_0;
+
+/// `impl From<$wit::T> for core::T` for every type unchanged since 0.1.0, where `$wit` names a
+/// version's generated `freebusy::provider::types` module, and `entry_kind` (core -> `$wit`).
+macro_rules! types_since_v0_1_0 {
+    ($wit:ident) => {
         impl From<$wit::SettingSpec> for SettingSpec {
             fn from(s: $wit::SettingSpec) -> Self {
                 SettingSpec {
@@ -84,7 +90,7 @@ macro_rules! unchanged_since_v0_1_0 {
         }
 
         /// A directory kind in this version's terms.
-        fn entry_kind(kind: EntryKind) -> $wit::EntryKind {
+        pub(super) fn entry_kind(kind: EntryKind) -> $wit::EntryKind {
             match kind {
                 EntryKind::Person => $wit::EntryKind::Person,
                 EntryKind::Room => $wit::EntryKind::Room,
@@ -181,4 +187,4 @@ macro_rules! unchanged_since_v0_1_0 {
     };
 }
 
-pub(crate) use unchanged_since_v0_1_0;
+pub(crate) use types_since_v0_1_0;

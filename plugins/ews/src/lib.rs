@@ -172,9 +172,19 @@ impl freebusy_provider_sdk::Guest for Ews {
             missing: Vec::new(),
         })
     }
+
+    fn delegated_sign_in(settings: Settings) -> Result<Option<freebusy_provider_sdk::SignIn>, ProviderError> {
+        let s = Config::new(&settings);
+        if s.get("auth") != Some("delegated") {
+            return Ok(None);
+        }
+        let authority = s.url("authority", DEFAULT_AUTHORITY)?;
+        let (tenant, client_id) = (s.required("tenant_id")?, s.required("client_id")?);
+        Ok(Some(freebusy_provider_sdk::entra::sign_in(&authority, tenant, client_id, DELEGATED_SCOPE)))
+    }
 }
 
-// Only on wasm: the export symbols (`freebusy:provider/provider@0.2.0#...`) do not link natively,
+// Only on wasm: the export symbols (`freebusy:provider/provider@0.3.0#...`) do not link natively,
 // and native builds exist only for unit tests.
 #[cfg(target_arch = "wasm32")]
 freebusy_provider_sdk::export!(Ews);

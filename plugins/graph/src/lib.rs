@@ -210,9 +210,20 @@ impl freebusy_provider_sdk::Guest for Graph {
         };
         Ok(Health { summary, granted, missing })
     }
+
+    fn delegated_sign_in(settings: Settings) -> Result<Option<freebusy_provider_sdk::SignIn>, ProviderError> {
+        let settings = Config::new(&settings);
+        if settings.get("auth") != Some("delegated") {
+            return Ok(None);
+        }
+        let authority = settings.url("authority", DEFAULT_AUTHORITY)?;
+        let scope = scope(&settings)?;
+        let tenant = settings.required("tenant_id")?;
+        Ok(Some(freebusy_provider_sdk::entra::sign_in(&authority, tenant, settings.required("client_id")?, &scope)))
+    }
 }
 
-// Only on wasm: the export symbols (`freebusy:provider/provider@0.2.0#...`) do not link natively,
+// Only on wasm: the export symbols (`freebusy:provider/provider@0.3.0#...`) do not link natively,
 // and native builds exist only for unit tests.
 #[cfg(target_arch = "wasm32")]
 freebusy_provider_sdk::export!(Graph);

@@ -237,6 +237,27 @@ fn client_assertion(
     Ok(format!("{signing_input}.{}", b64(&signature.to_bytes())))
 }
 
+/// How a user of tenant `tenant` signs in at the identity platform `authority` for `scope` (space
+/// separated; `offline_access` is added so the sign-in yields a refresh token): Entra's v2
+/// endpoints for the device code flow (https://learn.microsoft.com/entra/identity-platform/v2-oauth2-device-code)
+/// and the authorization code flow with PKCE
+/// (https://learn.microsoft.com/entra/identity-platform/v2-oauth2-auth-code-flow).
+pub fn sign_in(authority: &str, tenant: &str, client_id: &str, scope: &str) -> crate::SignIn {
+    let endpoint = |path: &str| format!("{authority}/{}/oauth2/v2.0/{path}", http::encode_component(tenant));
+    let mut scopes: Vec<String> = scope.split_whitespace().map(str::to_string).collect();
+    if !scopes.iter().any(|s| s == "offline_access") {
+        scopes.push("offline_access".into());
+    }
+    crate::SignIn {
+        authorization_url: endpoint("authorize"),
+        device_authorization_url: endpoint("devicecode"),
+        token_url: endpoint("token"),
+        client_id: client_id.to_string(),
+        scopes,
+        refresh_token_setting: REFRESH_TOKEN_SETTING.to_string(),
+    }
+}
+
 /// A signed-in user's refresh token (delegated access), as `freebusy login` stores it.
 pub struct RefreshToken<'a> {
     pub authority: &'a str,

@@ -2,7 +2,7 @@
 //!
 //! A provider crate implements [`bindings::exports::freebusy::provider::provider::Guest`] and
 //! calls [`export!`]. This crate gives it:
-//! - [`bindings`]: the `freebusy:provider@0.2.0` world (and the WASI interfaces it imports);
+//! - [`bindings`]: the `freebusy:provider@0.3.0` world (and the WASI interfaces it imports);
 //! - [`http`]: blocking HTTP requests over `wasi:http/outgoing-handler`;
 //! - [`cache`]: the `wasi:keyvalue` token cache that outlives the per-call instance;
 //! - [`settings`]: typed access to the settings the host passes with each call;
@@ -16,7 +16,7 @@
 #[allow(missing_docs, unsafe_code)]
 pub mod bindings {
     wit_bindgen::generate!({
-        path: "../../wit/provider@0.2.0",
+        path: "../../wit/provider@0.3.0",
         world: "calendar-provider",
         generate_all,
         pub_export_macro: true,
@@ -30,5 +30,5 @@ pub mod http;
 pub mod settings;
 
 pub use bindings::export;
-pub use bindings::exports::freebusy::provider::provider::Guest;
+pub use bindings::exports::freebusy::provider::provider::{Guest, SignIn};
 pub use bindings::freebusy::provider::types;
