@@ -70,16 +70,33 @@ password = "{password}"
     )
 }
 
-/// The EWS schemas (`../shared/reference/ews`), if present beside the repository.
-pub fn ews_schema_dir() -> Option<PathBuf> {
-    Some(repo_root().join("../shared/reference/ews")).filter(|d| d.join("messages.xsd").is_file())
+/// The EWS schemas (Microsoft's `messages.xsd` and `types.xsd`): `$FREEBUSY_EWS_SCHEMAS`, else
+/// `../shared/reference/ews` beside the repository. The EWS tests check every request and answer
+/// against them, so without them they fail, saying where the schemas were looked for.
+pub fn ews_schema_dir() -> PathBuf {
+    let dir = std::env::var_os("FREEBUSY_EWS_SCHEMAS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_root().join("../shared/reference/ews"));
+    assert!(
+        dir.join("messages.xsd").is_file(),
+        "the EWS schemas are not in {} (messages.xsd, types.xsd): the EWS tests validate against them; \
+         set FREEBUSY_EWS_SCHEMAS to their directory",
+        dir.display()
+    );
+    dir
+}
+
+/// Fail with `hint` unless `program args` runs successfully: a tool a test needs (installed by
+/// `scripts/test`), never a silent skip.
+pub fn require(program: &str, args: &[&str], hint: &str) {
+    let ok = Command::new(program).args(args).output().is_ok_and(|o| o.status.success());
+    assert!(ok, "`{program} {}` failed: {hint}", args.join(" "));
 }
 
 /// Validate one SOAP body element (with its namespaces declared) against `messages.xsd`, with
 /// the emulator's own validator.
 pub async fn xmllint(element: &str) -> Result<(), String> {
-    let dir = ews_schema_dir().ok_or("no ../shared/reference/ews")?;
-    freebusy_emulator::ews::xmllint(&dir, element).await
+    freebusy_emulator::ews::xmllint(&ews_schema_dir(), element).await
 }
 
 /// The element inside a SOAP envelope's Body, with the `m:` and `t:` namespaces declared on it,
@@ -186,7 +203,7 @@ pub async fn stack_with_config(emulator: Emulator, runtime: RuntimeSettings, tex
 
 /// Emulator options that validate EWS requests against the schemas when they are available.
 pub fn validating_options() -> Options {
-    Options { ews_schema_dir: ews_schema_dir(), ..Options::default() }
+    Options { ews_schema_dir: Some(ews_schema_dir()), ..Options::default() }
 }
 
 /// A stack with the demo tenant as `contoso` (the demo app's credentials).

@@ -102,10 +102,11 @@ async fn live_answers_match_the_openapi_document_the_host_serves() {
     for path in ["/v1/freebusy", "/v1/tenants/{tenant}/freebusy", "/v1/directory", "/readyz", "/metrics"] {
         assert!(spec["paths"][path].is_object(), "{path} is not documented");
     }
-    if !std::process::Command::new("python3").args(["-c", "import jsonschema"]).status().is_ok_and(|s| s.success()) {
-        eprintln!("skipped the schema checks: python3 with jsonschema is not installed (scripts/test installs it)");
-        return;
-    }
+    freebusy_tests::require(
+        "python3",
+        &["-c", "import jsonschema"],
+        "python3 with jsonschema is needed (scripts/test installs it)",
+    );
     let script = freebusy_tests::repo_root().join("tests/fidelity/openapi_conformance.py");
     let out = tokio::process::Command::new("python3").arg(script).arg(&stack.api).output().await.unwrap();
     let said = String::from_utf8_lossy(&out.stdout);
@@ -122,10 +123,11 @@ async fn the_timeline_page_is_served_and_its_arithmetic_holds_across_dst() {
     let (status, ctype, script) = get(&format!("{}/ui/app.mjs", stack.api)).await;
     assert_eq!((status, ctype.as_str()), (200, "text/javascript; charset=utf-8"));
     assert!(script.contains("/freebusy?") && script.contains("/directory?"));
-    if !std::process::Command::new("node").arg("--version").status().is_ok_and(|s| s.success()) {
-        eprintln!("skipped the script's own tests: node is not installed");
-        return;
-    }
+    freebusy_tests::require(
+        "node",
+        &["--version"],
+        "Node.js runs the page script's own tests (scripts/test installs it)",
+    );
     let test = freebusy_tests::repo_root().join("tests/ui/timeline.test.mjs");
     let out =
         tokio::process::Command::new("node").arg("--test").arg(test).env("TZ", "Europe/Berlin").output().await.unwrap();

@@ -5,21 +5,12 @@
 //!
 //! Needs `python3` with `exchangelib` (scripts/test installs it); says so and passes otherwise.
 
-use std::process::Command;
-
 use freebusy_emulator::{demo, Emulator};
-use freebusy_tests::{ews_schema_dir, repo_root, soap_body_element, validating_options, xmllint};
-
-fn has_exchangelib() -> bool {
-    Command::new("python3").args(["-c", "import exchangelib"]).status().is_ok_and(|s| s.success())
-}
+use freebusy_tests::{repo_root, require, soap_body_element, validating_options, xmllint};
 
 #[tokio::test]
 async fn exchangelib_gets_the_tenant_models_free_busy_from_the_emulator() {
-    if !has_exchangelib() {
-        eprintln!("skipped: python3 with exchangelib is not installed (pip install exchangelib)");
-        return;
-    }
+    require("python3", &["-c", "import exchangelib"], "python3 with exchangelib is needed (scripts/test installs it)");
     let emulator = Emulator::start(([127, 0, 0, 1], 0).into(), validating_options()).await.unwrap();
     let url = format!("{}/EWS/Exchange.asmx", emulator.base_url);
     let script = repo_root().join("tests/fidelity/exchangelib_freebusy.py");
@@ -70,23 +61,16 @@ async fn exchangelib_gets_the_tenant_models_free_busy_from_the_emulator() {
     let requests = emulator.ews_requests();
     assert!(requests[0].contains("GetServerTimeZones"), "exchangelib starts with GetServerTimeZones");
     assert!(requests.iter().any(|r| r.contains("GetUserAvailabilityRequest")));
-    if ews_schema_dir().is_some() {
+    {
         for r in &requests {
             xmllint(&soap_body_element(r)).await.unwrap_or_else(|err| panic!("{err}\n{r}"));
         }
     }
 }
 
-fn has_msal() -> bool {
-    Command::new("python3").args(["-c", "import msal, requests"]).status().is_ok_and(|s| s.success())
-}
-
 #[tokio::test]
 async fn msal_gets_tokens_and_documented_errors_from_the_emulator_over_https() {
-    if !has_msal() {
-        eprintln!("skipped: python3 with msal is not installed (pip install msal)");
-        return;
-    }
+    require("python3", &["-c", "import msal"], "python3 with msal is needed (scripts/test installs it)");
     let (emulator, ca) =
         Emulator::start_tls(([127, 0, 0, 1], 0).into(), freebusy_emulator::Options::default()).await.unwrap();
     let ca_file = std::env::temp_dir().join(format!("freebusy-msal-ca-{}.pem", std::process::id()));

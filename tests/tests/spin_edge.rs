@@ -2,8 +2,8 @@
 //! against the emulator: same answers as the host, Spin's sandbox, token caching in Spin's
 //! key-value store.
 //!
-//! Spin is taken from PATH, else from `../shared/tools/spin` beside the repository. Without
-//! either the tests say so and pass without running (CI always has it).
+//! Spin is taken from PATH, else from `../shared/tools/spin` beside the repository; without
+//! either the tests fail, saying so.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -12,10 +12,12 @@ use std::time::{Duration, Instant};
 use freebusy_emulator::demo;
 use freebusy_tests::{components, demo_stack, get, get_with, repo_root};
 
-fn spin_binary() -> Option<PathBuf> {
+fn spin_binary() -> PathBuf {
     let on_path = std::env::var_os("PATH")
         .and_then(|paths| std::env::split_paths(&paths).map(|p| p.join("spin")).find(|p| p.is_file()));
-    on_path.or_else(|| Some(repo_root().join("../shared/tools/spin")).filter(|p| p.is_file()))
+    on_path
+        .or_else(|| Some(repo_root().join("../shared/tools/spin")).filter(|p| p.is_file()))
+        .expect("no spin on PATH and no ../shared/tools/spin beside the repository: the edge tests run the real Spin")
 }
 
 struct SpinApp {
@@ -107,10 +109,7 @@ fn without_dtstamp(body: &str) -> String {
 
 #[tokio::test]
 async fn the_edge_under_spin_answers_exactly_like_the_host() {
-    let Some(spin) = spin_binary() else {
-        eprintln!("skipped: no spin on PATH and no ../shared/tools/spin");
-        return;
-    };
+    let spin = spin_binary();
     let (host, edge) = host_and_edge(&spin).await;
 
     let week = "start=2026-03-23T00:00:00Z&end=2026-03-31T00:00:00Z";
@@ -150,10 +149,7 @@ async fn the_edge_under_spin_answers_exactly_like_the_host() {
 
 #[tokio::test]
 async fn under_spin_a_provider_dependency_cannot_leave_its_allowed_hosts_or_see_variables() {
-    let Some(spin) = spin_binary() else {
-        eprintln!("skipped: no spin on PATH and no ../shared/tools/spin");
-        return;
-    };
+    let spin = spin_binary();
     let edge =
         spin_up(&spin, &repo_root().join("tests/spin/forbidden-host.toml"), &[("upstream", "http://127.0.0.1:9")])
             .await;
@@ -173,10 +169,7 @@ async fn under_spin_a_provider_dependency_cannot_leave_its_allowed_hosts_or_see_
 
 #[tokio::test]
 async fn spin_startup_and_request_times_are_reported() {
-    let Some(spin) = spin_binary() else {
-        eprintln!("skipped: no spin on PATH and no ../shared/tools/spin");
-        return;
-    };
+    let spin = spin_binary();
     let (_host, edge) = host_and_edge(&spin).await;
     let url = format!(
         "{}/v1/freebusy?mailboxes=room.adams@contoso.com&start=2026-03-23T00:00:00Z&end=2026-03-31T00:00:00Z",

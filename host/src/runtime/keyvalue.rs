@@ -12,6 +12,7 @@ use super::state::HostState;
 
 /// Host bindings of `wasi:keyvalue/store@0.2.0-draft2`, generated once: every contract version
 /// imports the same interface and maps it here.
+#[allow(missing_docs)]
 pub mod bindings {
     wasmtime::component::bindgen!({
         inline: "package freebusy:host; world keyvalue { import wasi:keyvalue/store@0.2.0-draft2; }",

@@ -16,7 +16,12 @@ pub enum ClientAuth<'a> {
     Secret(&'a str),
     /// A certificate registered on the app and its private key (PEM, PKCS#8): the client sends a signed
     /// JWT assertion instead of a secret (https://learn.microsoft.com/entra/identity-platform/certificate-credentials).
-    Certificate { certificate_pem: &'a str, private_key_pem: &'a str },
+    Certificate {
+        /// The certificate registered on the app (PEM).
+        certificate_pem: &'a str,
+        /// Its private key (PEM, PKCS#8).
+        private_key_pem: &'a str,
+    },
 }
 
 /// Where to get a token and for what.
@@ -260,8 +265,11 @@ pub fn sign_in(authority: &str, tenant: &str, client_id: &str, scope: &str) -> c
 
 /// A signed-in user's refresh token (delegated access), as `freebusy login` stores it.
 pub struct RefreshToken<'a> {
+    /// `https://login.microsoftonline.com` or a national cloud's authority host.
     pub authority: &'a str,
+    /// Tenant id (GUID) or verified domain.
     pub tenant: &'a str,
+    /// Application (client) id of the public client the user signed in to.
     pub client_id: &'a str,
     /// Only for confidential (web) app registrations; public clients have none.
     pub client_secret: Option<&'a str>,
