@@ -4,7 +4,7 @@
 
 use freebusy_provider_sdk::types::*;
 
-use crate::availability::post;
+use crate::client::post;
 use crate::soap::{get_room_lists, get_rooms, resolve_names};
 use crate::xml::Node;
 use crate::{Auth, Connection};

@@ -11,6 +11,7 @@
 #![cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
 
 mod availability;
+mod client;
 mod directory;
 mod soap;
 mod xml;

@@ -15,7 +15,7 @@ use freebusy_provider_sdk::types::*;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
-use crate::schedule::{call_error, parse_utc, send_authorized, send_authorized_as, status, utc_text, DateTimeTimeZone};
+use crate::client::{call_error, parse_utc, send_authorized, send_authorized_as, status, utc_text, DateTimeTimeZone};
 use crate::Connection;
 
 /// Requests per JSON batch (at most 20: https://learn.microsoft.com/graph/json-batching).

@@ -69,7 +69,7 @@ fn get_page<T: for<'de> Deserialize<'de>>(conn: &Connection, url: &str, what: &s
                     "Graph denied reading {what}: grant the application permission {permission} and admin consent"
                 )));
             }
-            _ => return Err(crate::schedule::call_error(&resp)),
+            _ => return Err(crate::client::call_error(&resp)),
         }
     }
 }

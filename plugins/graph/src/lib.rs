@@ -11,6 +11,7 @@
 #![cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
 
 mod calendar_view;
+mod client;
 mod directory;
 mod schedule;
 
