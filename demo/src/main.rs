@@ -32,9 +32,7 @@ async fn main() -> anyhow::Result<()> {
         .components
         .or_else(find_components_dir)
         .context("no built provider components found; run scripts/demo (it builds them), or pass --components <dir>")?;
-    let listener = tokio::net::TcpListener::bind(cli.listen)
-        .await
-        .with_context(|| format!("cannot listen on {} (in use? pass --listen 127.0.0.1:<other port>)", cli.listen))?;
+    let listener = freebusy_host::http::bind(cli.listen).await?;
     let d = start(&dir, RuntimeSettings::default(), "").await?;
     let url = format!("http://{}", listener.local_addr()?);
     println!("freebusy demo: Microsoft 365 emulator at {} (demo tenant 'Contoso')", d.emulator.base_url);

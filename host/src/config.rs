@@ -260,6 +260,31 @@ mod tests {
     }
 
     #[test]
+    fn runtime_and_cache_tables_deserialize_into_their_settings_with_one_default_each() {
+        let tenants = "[providers.g]\ncomponent = \"x\"\n[tenants.t]\nprovider = \"g\"\n";
+        let defaults = LoadedConfig::from_str(tenants, PathBuf::new()).unwrap().config;
+        let (runtime, cache) = (RuntimeSettings::default(), CacheSettings::default());
+        assert_eq!(defaults.runtime.compile_cache, runtime.compile_cache);
+        assert_eq!(defaults.runtime.call_timeout, runtime.call_timeout);
+        assert_eq!(defaults.runtime.memory_limit_bytes, runtime.memory_limit_bytes);
+        assert_eq!(defaults.cache.ttl, cache.ttl);
+        assert_eq!(defaults.cache.stale_if_error, cache.stale_if_error);
+
+        let text = format!(
+            "[runtime]\ncall_timeout_secs = 5\nmemory_limit_mb = 32\ncompile_cache = false\n\
+             extra_ca_certificates = [\"ca.pem\"]\n[cache]\nttl_secs = 0\n{tenants}"
+        );
+        let config = LoadedConfig::from_str(&text, PathBuf::from("/etc/freebusy")).unwrap().config;
+        assert_eq!(config.runtime.call_timeout, std::time::Duration::from_secs(5));
+        assert_eq!(config.runtime.memory_limit_bytes, 32 << 20);
+        assert!(!config.runtime.compile_cache);
+        assert_eq!(config.runtime.extra_ca_certificates, vec![PathBuf::from("/etc/freebusy/ca.pem")]);
+        assert!(config.cache.ttl.is_zero());
+        let err = LoadedConfig::from_str(&format!("[cache]\nttl = 3\n{tenants}"), PathBuf::new()).err().unwrap();
+        assert!(format!("{err:#}").contains("unknown field `ttl`"), "{err:#}");
+    }
+
+    #[test]
     fn unknown_keys_are_rejected() {
         let err = LoadedConfig::from_str(
             "[providers.g]\ncomponent = \"x\"\nfoo = 1\n[tenants.t]\nprovider = \"g\"\n",

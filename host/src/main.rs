@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use anyhow::{bail, Context as _};
+use anyhow::bail;
 use clap::{Parser, Subcommand};
 use freebusy_core::api::RawFreeBusyRequest;
 use freebusy_host::config::LoadedConfig;
@@ -95,12 +95,6 @@ async fn load(config: &Path) -> anyhow::Result<(LoadedConfig, Service)> {
     Ok((loaded, service))
 }
 
-async fn bind(addr: SocketAddr) -> anyhow::Result<tokio::net::TcpListener> {
-    tokio::net::TcpListener::bind(addr)
-        .await
-        .with_context(|| format!("cannot listen on {addr} (in use? pass --listen 127.0.0.1:<other port>)"))
-}
-
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
@@ -111,7 +105,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Serve { config, listen } => {
             let (loaded, service) = load(&config).await?;
             let addr = listen.unwrap_or(loaded.config.listen);
-            let listener = bind(addr).await?;
+            let listener = http::bind(addr).await?;
             tracing::info!("serving on http://{}", listener.local_addr()?);
             http::serve_until(listener, Arc::new(service), shutdown_signal()).await?;
             tracing::info!("stopped");

@@ -41,35 +41,15 @@ pub(super) fn query_of(q: &Query) -> wit::Query {
 
 impl From<wit::Schedule> for MailboxAnswer {
     fn from(s: wit::Schedule) -> Self {
-        MailboxAnswer {
-            mailbox: s.mailbox,
-            outcome: match s.outcome {
-                Ok(ms) => Ok(MailboxSchedule {
-                    blocks: ms.blocks.into_iter().map(Into::into).collect(),
-                    working_hours: ms.working_hours.map(Into::into),
-                    merged_view: None,
-                }),
-                Err(e) => Err(e.into()),
-            },
-        }
+        // 0.1.0 has no merged view.
+        answer(s, |_| None)
     }
 }
 
 impl From<wit::ProviderInfo> for ProviderInfo {
     fn from(i: wit::ProviderInfo) -> Self {
-        ProviderInfo {
-            name: i.name,
-            version: i.version,
-            description: i.description,
-            limits: Limits {
-                max_mailboxes: i.limits.max_mailboxes,
-                max_window_days: i.limits.max_window_days,
-                // 0.1.0 had one limit, which the host could only lower.
-                upstream_max_mailboxes: i.limits.max_mailboxes,
-            },
-            settings: i.settings.into_iter().map(Into::into).collect(),
-            endpoint_settings: i.endpoint_settings,
-        }
+        // 0.1.0 had one limit, which the host could only lower.
+        info(i, |limits| limits.max_mailboxes)
     }
 }
 

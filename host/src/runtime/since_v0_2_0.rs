@@ -43,34 +43,13 @@ pub(super) fn query_of(q: &Query) -> wit::Query {
 
 impl From<wit::Schedule> for MailboxAnswer {
     fn from(s: wit::Schedule) -> Self {
-        MailboxAnswer {
-            mailbox: s.mailbox,
-            outcome: match s.outcome {
-                Ok(ms) => Ok(MailboxSchedule {
-                    blocks: ms.blocks.into_iter().map(Into::into).collect(),
-                    working_hours: ms.working_hours.map(Into::into),
-                    merged_view: ms.merged_view,
-                }),
-                Err(e) => Err(e.into()),
-            },
-        }
+        answer(s, |ms| ms.merged_view.clone())
     }
 }
 
 impl From<wit::ProviderInfo> for ProviderInfo {
     fn from(i: wit::ProviderInfo) -> Self {
-        ProviderInfo {
-            name: i.name,
-            version: i.version,
-            description: i.description,
-            limits: Limits {
-                max_mailboxes: i.limits.max_mailboxes,
-                max_window_days: i.limits.max_window_days,
-                upstream_max_mailboxes: i.limits.upstream_max_mailboxes,
-            },
-            settings: i.settings.into_iter().map(Into::into).collect(),
-            endpoint_settings: i.endpoint_settings,
-        }
+        info(i, |limits| limits.upstream_max_mailboxes)
     }
 }
 

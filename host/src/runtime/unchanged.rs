@@ -74,9 +74,46 @@ macro_rules! calls_since_v0_1_0 {
 pub(crate) use calls_since_v0_1_0;
 
 /// `impl From<$wit::T> for core::T` for every type unchanged since 0.1.0, where `$wit` names a
-/// version's generated `freebusy::provider::types` module, and `entry_kind` (core -> `$wit`).
+/// version's generated `freebusy::provider::types` module; `entry_kind` (core -> `$wit`); and
+/// `answer` and `info`, which convert the two records later versions extended, taking the part
+/// that differs as a closure.
 macro_rules! types_since_v0_1_0 {
     ($wit:ident) => {
+        /// A schedule in core's terms; `merged_view` reads the view where the version has one.
+        fn answer(
+            s: $wit::Schedule,
+            merged_view: impl FnOnce(&$wit::MailboxSchedule) -> Option<String>,
+        ) -> MailboxAnswer {
+            MailboxAnswer {
+                mailbox: s.mailbox,
+                outcome: match s.outcome {
+                    Ok(ms) => Ok(MailboxSchedule {
+                        merged_view: merged_view(&ms),
+                        blocks: ms.blocks.into_iter().map(Into::into).collect(),
+                        working_hours: ms.working_hours.map(Into::into),
+                    }),
+                    Err(e) => Err(e.into()),
+                },
+            }
+        }
+
+        /// A provider's self-description in core's terms; `upstream_max` reads the limit the
+        /// upstream accepts where the version has one.
+        fn info(i: $wit::ProviderInfo, upstream_max: impl FnOnce(&$wit::Limits) -> u32) -> ProviderInfo {
+            ProviderInfo {
+                limits: Limits {
+                    upstream_max_mailboxes: upstream_max(&i.limits),
+                    max_mailboxes: i.limits.max_mailboxes,
+                    max_window_days: i.limits.max_window_days,
+                },
+                name: i.name,
+                version: i.version,
+                description: i.description,
+                settings: i.settings.into_iter().map(Into::into).collect(),
+                endpoint_settings: i.endpoint_settings,
+            }
+        }
+
         impl From<$wit::SettingSpec> for SettingSpec {
             fn from(s: $wit::SettingSpec) -> Self {
                 SettingSpec {
