@@ -196,4 +196,21 @@ mod tests {
         let ours: Vec<&str> = ErrorCode::ALL.iter().map(|c| c.as_str()).collect();
         assert_eq!(documented, ours, "openapi.json's MailboxError.code enum and freebusy_core::ErrorCode differ");
     }
+
+    #[test]
+    fn the_readme_lists_every_error_code_in_order() {
+        let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).unwrap();
+        let list = readme.split("Codes (one enum").nth(1).expect("the README lists the error codes");
+        let list = &list[..list.find("A stale answer").expect("the list ends before the stale rule")];
+        let listed: Vec<String> = list.split('`').skip(1).step_by(2).map(str::to_string).collect();
+        let ours: Vec<String> = std::iter::once("freebusy_core::ErrorCode".to_string())
+            .chain(ErrorCode::ALL.iter().map(|c| c.as_str().to_string()))
+            .collect();
+        assert_eq!(listed, ours, "README's error codes and freebusy_core::ErrorCode differ");
+        let stale_rule = readme.split("A stale answer may stand in for").nth(1).unwrap();
+        let stale_rule = &stale_rule[..stale_rule.find("only.").unwrap()];
+        let may_stale: Vec<&str> = stale_rule.split('`').skip(1).step_by(2).collect();
+        let ours: Vec<&str> = ErrorCode::ALL.iter().filter(|c| c.may_serve_stale()).map(|c| c.as_str()).collect();
+        assert_eq!(may_stale, ours, "README's stale-if-error rule and ErrorCode::may_serve_stale differ");
+    }
 }
