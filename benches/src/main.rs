@@ -137,11 +137,12 @@ async fn compile_times(args: &Args) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// [`load`] of GETs to `url`, each of which must answer 200.
-async fn load_get(args: &Args, client: &reqwest::Client, url: String) -> anyhow::Result<Vec<Duration>> {
+/// [`load`] of GETs to `url` with API key `key`, each of which must answer 200.
+async fn load_get(args: &Args, client: &reqwest::Client, url: String, key: &str) -> anyhow::Result<Vec<Duration>> {
     let client = client.clone();
+    let bearer = format!("Bearer {key}");
     load(args, move || {
-        let req = client.get(&url);
+        let req = client.get(&url).header("authorization", &bearer);
         async move {
             let resp = req.send().await?;
             anyhow::ensure!(resp.status() == 200, "host answered {}", resp.status());
@@ -195,7 +196,8 @@ async fn main() -> anyhow::Result<()> {
 
     // Host path: check it answers correctly before timing it.
     let url = format!("{api}/v1/freebusy?mailboxes={}&start={START}&end={END}", list.join(","));
-    let body: serde_json::Value = client.get(&url).send().await?.json().await?;
+    let body: serde_json::Value =
+        client.get(&url).header("authorization", format!("Bearer {}", d.key)).send().await?.json().await?;
     anyhow::ensure!(
         body["mailboxes"].as_array().is_some_and(|m| m.len() == 10 && m.iter().all(|x| x["busy"].is_array())),
         "unexpected answer: {body}"
@@ -249,10 +251,10 @@ async fn main() -> anyhow::Result<()> {
         .await?
     };
     report("emulator getSchedule directly", &direct, secs);
-    let through_host = load_get(&args, &client, url).await?;
+    let through_host = load_get(&args, &client, url, &d.key).await?;
     report("host /v1/freebusy, cache off (Graph component -> emulator)", &through_host, secs);
     let cached_url = format!("{cached_api}/v1/freebusy?mailboxes={}&start={START}&end={END}", list.join(","));
-    let from_cache = load_get(&args, &client, cached_url).await?;
+    let from_cache = load_get(&args, &client, cached_url, &cached.key).await?;
     report("host /v1/freebusy, cache hits (default config)", &from_cache, secs);
     println!("\nupstream getSchedule requests for the cached run: {}", cached.emulator.stats().get_schedule_requests);
     scale(&args).await
@@ -268,8 +270,9 @@ async fn scale(args: &Args) -> anyhow::Result<()> {
     std::fs::write(secrets.join("ews_password"), demo::EWS_PASSWORD)?;
     std::fs::write(secrets.join("app.crt"), demo::CERTIFICATE_PEM)?;
     std::fs::write(secrets.join("app.key"), demo::CERTIFICATE_KEY_PEM)?;
-    // The delegated demo tenant is not measured here; its token file only has to exist.
-    std::fs::write(secrets.join("refresh_token"), "not-signed-in")?;
+    // The delegated demo tenant is not measured here (nobody signed it in); the store it would
+    // keep the sign-in in needs a key of its own.
+    std::fs::write(secrets.join("store.key"), freebusy_host::store::seal::SealKey::generate()?)?;
     // "warm" means a cached token and anchor, not cached answers: the cache is off here.
     let text = freebusy_demo::demo_config(&emulator.base_url, &args.components, &secrets, "ttl_secs = 0");
     let loaded = freebusy_host::config::LoadedConfig::from_str(&text, PathBuf::new())?;

@@ -17,6 +17,7 @@ use freebusy_host::config::LoadedConfig;
 use freebusy_host::files::write_private_file;
 use freebusy_host::runtime::{Runtime, RuntimeSettings};
 use freebusy_host::service::Service;
+use freebusy_host::store::seal::SealKey;
 
 /// File name of the Graph component in a components directory.
 pub const GRAPH_COMPONENT: &str = "freebusy_graph.wasm";
@@ -53,13 +54,17 @@ pub const DELEGATED_USER: &str = "adele.vance@contoso.com";
 
 /// The config for the emulator's demo tenant, connected as [`DEMO_TENANTS`] lists, with `cache`
 /// as the body of its `[cache]` table ("" for the defaults). Like a real deployment it reads the
-/// secrets from files in `secrets`, not from the config text.
+/// secrets from files in `secrets`, not from the config text, and keeps its store there too.
 pub fn demo_config(emulator_url: &str, components_dir: &Path, secrets: &Path, cache: &str) -> String {
     format!(
         r#"default_tenant = "contoso"
 
 [cache]
 {cache}
+
+[store]
+path = "{store}"
+secret_key = {{ file = "{store_key}" }}
 
 [providers.graph]
 component = "{component}"
@@ -95,7 +100,7 @@ provider = "graph"
 tenant_id = "{tenant}"
 client_id = "{client}"
 auth = "delegated"
-refresh_token = {{ file = "{refresh_token}" }}
+refresh_token = {{ stored = true }}
 authority = "{url}"
 graph_base_url = "{url}"
 
@@ -114,7 +119,8 @@ password = {{ file = "{ews_password}" }}
         secret = secrets.join("client_secret").display(),
         certificate = secrets.join("app.crt").display(),
         certificate_key = secrets.join("app.key").display(),
-        refresh_token = secrets.join("refresh_token").display(),
+        store = secrets.join("freebusy.db").display(),
+        store_key = secrets.join("store.key").display(),
         ews_user = demo::EWS_USER,
         ews_password = secrets.join("ews_password").display(),
         url = emulator_url,
@@ -127,6 +133,9 @@ pub struct Demo {
     pub emulator: Emulator,
     /// The service for the demo tenant.
     pub service: Arc<Service>,
+    /// An API key for every demo tenant with every scope (`fbk_...`), for the printed curl line
+    /// and the timeline page.
+    pub key: String,
 }
 
 /// Start the emulator on a free loopback port and a service for its demo tenant. The delegated
@@ -142,10 +151,15 @@ pub async fn start(components_dir: &Path, runtime: RuntimeSettings, cache: &str)
     std::fs::write(secret_dir.join("ews_password"), demo::EWS_PASSWORD)?;
     std::fs::write(secret_dir.join("app.crt"), demo::CERTIFICATE_PEM)?;
     write_private_file(&secret_dir.join("app.key"), demo::CERTIFICATE_KEY_PEM)?;
+    // A store of the demo's own, sealed with a key of its own.
+    let _ = std::fs::remove_file(secret_dir.join("freebusy.db"));
+    write_private_file(&secret_dir.join("store.key"), &SealKey::generate()?)?;
     let loaded =
         LoadedConfig::from_str(&demo_config(&emulator.base_url, components_dir, &secret_dir, cache), PathBuf::new())?;
+    let store = loaded.open_store()?;
+    let key = freebusy_host::cli::create_key(&loaded, &store, None, Some(ALL_SCOPES), None, "demo")?;
     let runtime = Runtime::new(runtime)?;
-    let login = freebusy_host::login::params_for(&loaded, &runtime, "contoso-delegated").await?;
+    let login = freebusy_host::login::params_for(&loaded, &store, &runtime, "contoso-delegated").await?;
     let approve = async {
         loop {
             if let Some(code) = emulator.pending_user_codes().first() {
@@ -155,10 +169,11 @@ pub async fn start(components_dir: &Path, runtime: RuntimeSettings, cache: &str)
             tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         }
     };
-    let (signed_in, ()) = tokio::join!(freebusy_host::login::device_code(&login, |_| {}), approve);
+    let (signed_in, ()) = tokio::join!(freebusy_host::login::device_code(&login, &store, |_| {}), approve);
     signed_in.context("the demo's delegated sign-in")?;
+    drop(store);
     let service = Arc::new(Service::from_config(&loaded, &runtime).await?);
-    Ok(Demo { emulator, service })
+    Ok(Demo { emulator, service, key })
 }
 
 /// The demo tenant's people and rooms, as the emulator's tenant model holds them.
@@ -169,13 +184,17 @@ pub fn people_and_rooms() -> (Vec<String>, Vec<String>) {
     (of(Kind::Person), of(Kind::Room))
 }
 
-/// A ready-to-paste curl line for this week (Monday to Monday, UTC) and three demo mailboxes.
-pub fn sample_curl(base_url: &str) -> String {
+/// Every scope, for the demo's key.
+const ALL_SCOPES: &str = "freebusy:read,directory:read,details:read,admin";
+
+/// A ready-to-paste curl line for this week (Monday to Monday, UTC) and three demo mailboxes,
+/// with the demo's API key.
+pub fn sample_curl(base_url: &str, key: &str) -> String {
     let today = Utc::now().date_naive();
     let monday = today - Duration::days(i64::from(today.weekday().num_days_from_monday()));
     let next = monday + Duration::days(7);
     format!(
-        "curl '{base_url}/v1/freebusy?mailboxes=adele.vance@{d},megan.bowen@{d},room.adams@{d}&start={monday}T00:00:00Z&end={next}T00:00:00Z&interval=60'",
+        "curl -H 'Authorization: Bearer {key}' '{base_url}/v1/freebusy?mailboxes=adele.vance@{d},megan.bowen@{d},room.adams@{d}&start={monday}T00:00:00Z&end={next}T00:00:00Z&interval=60'",
         d = demo::DOMAIN
     )
 }

@@ -38,7 +38,8 @@ async fn main() -> anyhow::Result<()> {
     println!("freebusy demo: Microsoft 365 emulator at {} (demo tenant 'Contoso')", d.emulator.base_url);
     println!("API at {url}  (Graph provider component: {})", dir.join(GRAPH_COMPONENT).display());
     println!("day timeline in a browser: {url}/");
-    println!("try:\n  {}", sample_curl(&url));
+    println!("API key (every demo tenant and scope; the page asks for it once): {}", d.key);
+    println!("try:\n  {}", sample_curl(&url, &d.key));
     println!("the same tenant connected every way admins do (replace /v1/freebusy with /v1/tenants/<name>/freebusy):");
     for (name, how) in DEMO_TENANTS {
         println!("  {name:<18} {how}");

@@ -160,7 +160,8 @@ pub async fn token(
                 "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.",
             );
         };
-        if secret != app.secret {
+        let rejected = emu.next_fault_where(|f| matches!(f, crate::Fault::SecretRejected)).is_some();
+        if secret != app.secret || rejected {
             return error(
             StatusCode::UNAUTHORIZED,
             "invalid_client",

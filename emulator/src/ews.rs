@@ -80,6 +80,9 @@ fn authenticate<'a>(emu: &'a Emu, headers: &HeaderMap) -> Result<Caller<'a>, Res
         let Some((user, password)) = decoded.as_deref().and_then(|d| d.split_once(':')) else {
             return Err(unauthorized());
         };
+        if emu.next_fault_where(|f| matches!(f, crate::Fault::SecretRejected)).is_some() {
+            return Err(unauthorized());
+        }
         return emu.tenants.iter().find(|t| t.ews_login(user, password)).map(Caller::Basic).ok_or_else(unauthorized);
     }
     if let Some(bearer) = auth.strip_prefix("Bearer ") {

@@ -96,8 +96,9 @@ pub(crate) fn injected(fault: Fault) -> Response {
             "The service is temporarily unavailable.",
             retry_after,
         ),
-        // EWS faults are taken by the EWS endpoint only (State::next_fault filters them out).
-        Fault::EwsServerBusy { .. } | Fault::EwsHtmlPage { .. } | Fault::EwsTruncated => {
+        // EWS faults and rejected sign-ins are taken by their endpoints only (State::next_fault
+        // filters them out).
+        Fault::EwsServerBusy { .. } | Fault::EwsHtmlPage { .. } | Fault::EwsTruncated | Fault::SecretRejected => {
             (StatusCode::SERVICE_UNAVAILABLE, "ServiceUnavailable", "The service is temporarily unavailable.", None)
         }
     };

@@ -49,6 +49,9 @@ pub enum Fault {
     EwsHtmlPage { status: u16 },
     /// EWS: the right answer cut off halfway (a connection dropped behind a proxy).
     EwsTruncated,
+    /// The next sign-in with a client secret or an EWS password is refused as a wrong one
+    /// (AADSTS7000215, or HTTP 401 from EWS), as after an admin rotated it; later ones work again.
+    SecretRejected,
 }
 
 /// Request counters, for tests that check how often freebusy calls upstream.
@@ -99,7 +102,10 @@ impl State {
     /// The next queued Graph fault.
     pub(crate) fn next_fault(&self) -> Option<Fault> {
         self.next_fault_where(|f| {
-            !matches!(f, Fault::EwsServerBusy { .. } | Fault::EwsHtmlPage { .. } | Fault::EwsTruncated)
+            !matches!(
+                f,
+                Fault::EwsServerBusy { .. } | Fault::EwsHtmlPage { .. } | Fault::EwsTruncated | Fault::SecretRejected
+            )
         })
     }
 

@@ -43,6 +43,18 @@ pub struct Config {
     /// The free/busy cache.
     #[serde(default)]
     pub cache: CacheSettings,
+    /// How clients authenticate.
+    #[serde(default)]
+    pub auth: crate::auth::AuthSettings,
+    /// The tenant store.
+    #[serde(default)]
+    pub store: StoreSettings,
+    /// The credential circuit.
+    #[serde(default)]
+    pub circuit: CircuitSettings,
+    /// Access-log lines name the mailboxes asked about (off: only how many).
+    #[serde(default)]
+    pub log_addresses: bool,
     /// Provider components by name.
     #[serde(default)]
     pub providers: BTreeMap<String, ProviderSection>,
@@ -53,6 +65,39 @@ pub struct Config {
 
 fn default_listen() -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], 8080))
+}
+
+/// `[store]`: the SQLite file that keeps tenants added at run time, API keys, onboarding state,
+/// credential health and sealed secrets.
+#[derive(Deserialize, Clone, Debug)]
+#[serde(default, deny_unknown_fields)]
+pub struct StoreSettings {
+    /// The file, relative to the config file; `":memory:"` keeps the store in memory (tests).
+    pub path: PathBuf,
+    /// The key sealing the secrets the service receives itself (refresh tokens): 32 bytes as
+    /// base64, from `{ env = "..." }` or `{ file = "..." }` (`freebusy store new-key` makes one).
+    pub secret_key: Option<SettingValue>,
+}
+
+impl Default for StoreSettings {
+    fn default() -> Self {
+        StoreSettings { path: PathBuf::from("freebusy.db"), secret_key: None }
+    }
+}
+
+/// `[circuit]`: the credential circuit (see `crate::tenant::circuit`).
+#[derive(Deserialize, Clone, Debug)]
+#[serde(default, deny_unknown_fields)]
+pub struct CircuitSettings {
+    /// How often an open circuit lets one call try the credentials again (`probe_interval_secs`).
+    #[serde(rename = "probe_interval_secs", deserialize_with = "seconds")]
+    pub probe_interval: std::time::Duration,
+}
+
+impl Default for CircuitSettings {
+    fn default() -> Self {
+        CircuitSettings { probe_interval: crate::tenant::circuit::DEFAULT_PROBE_INTERVAL }
+    }
 }
 
 /// A whole number of seconds in the config (`ttl_secs = 30`) as a [`Duration`].
@@ -74,8 +119,8 @@ pub struct ProviderSection {
     pub component: PathBuf,
 }
 
-/// `[tenants.<name>]`.
-#[derive(Deserialize, Clone)]
+/// `[tenants.<name>]` (and a tenant kept in the store, which has the same fields).
+#[derive(Deserialize, serde::Serialize, Clone, Debug, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct TenantSection {
     /// Name of a `[providers.<name>]` entry.
@@ -100,6 +145,20 @@ pub struct TenantSection {
     pub settings: BTreeMap<String, SettingValue>,
 }
 
+impl TenantSection {
+    /// A tenant of `provider` with these settings and every other field at its default.
+    pub fn new(provider: &str, settings: BTreeMap<String, SettingValue>) -> TenantSection {
+        TenantSection {
+            provider: provider.to_string(),
+            max_concurrent_calls: default_concurrency(),
+            max_mailboxes_per_call: None,
+            secret_expires: None,
+            allowed_hosts: Vec::new(),
+            settings,
+        }
+    }
+}
+
 /// A date written as a TOML date (`2027-05-01`) or a string (`"2027-05-01"`).
 fn date<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<chrono::NaiveDate>, D::Error> {
     #[derive(Deserialize)]
@@ -108,9 +167,10 @@ fn date<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<chrono::NaiveDa
         Toml(toml::value::Datetime),
         Text(String),
     }
-    let text = match Written::deserialize(d)? {
-        Written::Toml(t) => t.to_string(),
-        Written::Text(s) => s,
+    let text = match Option::<Written>::deserialize(d)? {
+        None => return Ok(None),
+        Some(Written::Toml(t)) => t.to_string(),
+        Some(Written::Text(s)) => s,
     };
     chrono::NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d")
         .map(Some)
@@ -121,8 +181,9 @@ fn default_concurrency() -> usize {
     4
 }
 
-/// A setting's value: literal, or read from the environment or a file at start-up.
-#[derive(Deserialize, Clone)]
+/// A setting's value: literal, read from the environment or a file at start-up, or a secret the
+/// service received itself and keeps sealed in its store.
+#[derive(Deserialize, serde::Serialize, Clone, PartialEq)]
 #[serde(untagged)]
 pub enum SettingValue {
     /// Written in the file.
@@ -141,12 +202,37 @@ pub enum SettingValue {
         /// File path, relative to the config file.
         file: PathBuf,
     },
+    /// `{ stored = true }`: sealed in the store (a refresh token `freebusy login` received, and
+    /// the ones the provider rotates it to).
+    Stored {
+        /// Always true.
+        stored: bool,
+    },
+}
+
+impl std::fmt::Debug for SettingValue {
+    /// Names the source, never a value (literal values may be secrets written into the file).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SettingValue::Literal(_) | SettingValue::Number(_) | SettingValue::Flag(_) => f.write_str("<literal>"),
+            SettingValue::Env { env } => write!(f, "{{ env = {env:?} }}"),
+            SettingValue::File { file } => write!(f, "{{ file = {file:?} }}"),
+            SettingValue::Stored { .. } => f.write_str("{ stored = true }"),
+        }
+    }
 }
 
 impl SettingValue {
-    /// Resolve to the value. Errors name the variable or file, never the value.
-    pub fn resolve(&self, base: &Path) -> anyhow::Result<String> {
+    /// Resolve to the value; a stored one is read by `stored`. Errors name the variable or file,
+    /// never the value.
+    pub fn resolve(
+        &self,
+        base: &Path,
+        stored: impl FnOnce() -> anyhow::Result<Option<String>>,
+    ) -> anyhow::Result<String> {
         match self {
+            SettingValue::Stored { .. } => stored()?
+                .context("it is { stored = true } and the store holds no value yet (freebusy login stores one)"),
             SettingValue::Literal(v) => Ok(v.clone()),
             SettingValue::Number(n) => Ok(n.to_string()),
             SettingValue::Flag(b) => Ok(b.to_string()),
@@ -187,6 +273,9 @@ impl LoadedConfig {
     /// Parse config text; relative paths start at `base_dir`.
     pub fn from_str(text: &str, base_dir: PathBuf) -> anyhow::Result<LoadedConfig> {
         let mut config: Config = toml::from_str(text)?;
+        if config.store.path != Path::new(":memory:") {
+            config.store.path = base_dir.join(&config.store.path);
+        }
         // Paths in the file are relative to it.
         let runtime = &mut config.runtime;
         for file in &mut runtime.extra_ca_certificates {
@@ -194,9 +283,6 @@ impl LoadedConfig {
         }
         if let Some(dir) = &mut runtime.compile_cache_dir {
             *dir = base_dir.join(&*dir);
-        }
-        if config.tenants.is_empty() {
-            bail!("no [tenants.<name>] configured");
         }
         for (name, tenant) in &config.tenants {
             if !config.providers.contains_key(&tenant.provider) {
@@ -216,6 +302,20 @@ impl LoadedConfig {
             }
         }
         Ok(LoadedConfig { config, base_dir })
+    }
+
+    /// Open the store this configuration names.
+    pub fn open_store(&self) -> anyhow::Result<crate::store::Store> {
+        let settings = &self.config.store;
+        let key = match &settings.secret_key {
+            None => None,
+            Some(SettingValue::Stored { .. }) => bail!("[store] secret_key cannot itself be stored in the store"),
+            Some(value) => {
+                let text = value.resolve(&self.base_dir, || Ok(None)).context("[store] secret_key")?;
+                Some(crate::store::seal::SealKey::from_base64(&text).context("[store] secret_key")?)
+            }
+        };
+        Ok(crate::store::Store::open(&settings.path, key)?)
     }
 
     /// The component file of a provider.
@@ -245,9 +345,10 @@ mod tests {
         "#;
         let loaded = LoadedConfig::from_str(text, dir.clone()).unwrap();
         let s = &loaded.config.tenants["t"].settings;
-        assert_eq!(s["a"].resolve(&dir).unwrap(), "literal");
-        assert_eq!(s["b"].resolve(&dir).unwrap(), "from-file");
-        let err = s["c"].resolve(&dir).unwrap_err().to_string();
+        let none = || Ok(None);
+        assert_eq!(s["a"].resolve(&dir, none).unwrap(), "literal");
+        assert_eq!(s["b"].resolve(&dir, none).unwrap(), "from-file");
+        let err = s["c"].resolve(&dir, none).unwrap_err().to_string();
         assert!(err.contains("FREEBUSY_TEST_UNSET_VARIABLE"), "{err}");
         assert_eq!(loaded.component_path("graph").unwrap(), dir.join("graph.wasm"));
     }

@@ -12,9 +12,13 @@
 //! - [`cache`] and [`single_flight`]: answers kept per mailbox and day; identical fetches shared.
 //! - [`runtime`]: wasmtime, the contract versions and the sandbox.
 //! - [`http`], [`metrics`]: the API and what it counts.
+//! - [`auth`], [`store`]: API keys; the SQLite store of run-time tenants, keys, onboarding,
+//!   credential health and sealed secrets.
 //! - [`login`], [`files`]: delegated sign-in, and the private files it writes.
 
+pub mod auth;
 pub mod cache;
+pub mod cli;
 pub mod config;
 pub mod files;
 pub mod http;
@@ -23,4 +27,5 @@ pub mod metrics;
 pub mod runtime;
 pub mod service;
 pub mod single_flight;
+pub mod store;
 pub mod tenant;

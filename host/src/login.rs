@@ -3,10 +3,8 @@
 //! and PKCE on a localhost redirect (`http://localhost:8000`, as admins register it). Where and
 //! for which scopes comes from the tenant's provider (`delegated-sign-in` in the contract), so the
 //! host knows no identity platform. The refresh token lands in the setting the provider names,
-//! which must be `{ file = "..." }`, readable by its owner only; the provider rotates it on use
-//! and the host writes the new one back.
-
-use std::path::PathBuf;
+//! which must be `{ stored = true }`: it is sealed in the store (never written in plain text); the
+//! provider rotates it on use and the host seals the new one in its place.
 
 use anyhow::{anyhow, bail, Context as _};
 use oauth2::basic::BasicClient;
@@ -17,8 +15,8 @@ use oauth2::{
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::config::{LoadedConfig, SettingValue};
-use crate::files::write_private_file;
 use crate::runtime::{CallContext, Runtime};
+use crate::store::Store;
 
 /// Where a user signs in, for what, and where the refresh token goes.
 #[derive(Debug, Clone)]
@@ -33,23 +31,36 @@ pub struct LoginParams {
     pub client_id: String,
     /// Scopes to ask for, `offline_access` included.
     pub scopes: Vec<String>,
-    /// File the refresh token is written to.
-    pub token_file: PathBuf,
+    /// The tenant signing in.
+    pub tenant: String,
+    /// The setting the refresh token is stored as (sealed).
+    pub refresh_token_setting: String,
 }
 
-/// Login parameters for a configured tenant, as its provider describes them.
-pub async fn params_for(loaded: &LoadedConfig, runtime: &Runtime, tenant: &str) -> anyhow::Result<LoginParams> {
-    let section = loaded.config.tenants.get(tenant).with_context(|| format!("no tenant named '{tenant}'"))?;
+/// Login parameters for a configured tenant (in the file or the store), as its provider
+/// describes them.
+pub async fn params_for(
+    loaded: &LoadedConfig,
+    store: &Store,
+    runtime: &Runtime,
+    tenant: &str,
+) -> anyhow::Result<LoginParams> {
+    let stored = store.tenants()?.into_iter().find(|t| t.name == tenant).map(|t| t.section);
+    let section =
+        loaded.config.tenants.get(tenant).cloned().or(stored).with_context(|| format!("no tenant named '{tenant}'"))?;
     let path = loaded.component_path(&section.provider).context("the tenant's provider has no component")?;
     let provider = runtime.load_file(&path).await?;
     // Every setting that can be read; the one the sign-in produces may not exist yet.
     let mut settings = Vec::new();
     for (name, value) in &section.settings {
-        match value {
-            SettingValue::File { file } if !loaded.base_dir.join(file).exists() => {}
-            _ => settings
-                .push((name.clone(), value.resolve(&loaded.base_dir).with_context(|| format!("setting '{name}'"))?)),
+        if let SettingValue::Stored { .. } = value {
+            if let Some(v) = store.secret(tenant, name)? {
+                settings.push((name.clone(), v));
+            }
+            continue;
         }
+        let resolved = value.resolve(&loaded.base_dir, || Ok(None)).with_context(|| format!("setting '{name}'"))?;
+        settings.push((name.clone(), resolved));
     }
     let ctx = CallContext { settings, ..CallContext::empty() };
     let sign_in = provider
@@ -63,20 +74,25 @@ pub async fn params_for(loaded: &LoadedConfig, runtime: &Runtime, tenant: &str) 
                 provider.info().name
             )
         })?;
-    let token_file = match section.settings.get(&sign_in.refresh_token_setting) {
-        Some(SettingValue::File { file }) => loaded.base_dir.join(file),
-        _ => bail!(
-            "tenant '{tenant}' needs {} = {{ file = \"...\" }} in its settings: that is where the sign-in is stored",
+    if !matches!(section.settings.get(&sign_in.refresh_token_setting), Some(SettingValue::Stored { .. })) {
+        bail!(
+            "tenant '{tenant}' needs {} = {{ stored = true }} in its settings: freebusy keeps the tokens it receives \
+             sealed in its store, never in plain text",
             sign_in.refresh_token_setting
-        ),
-    };
+        );
+    }
+    // Fail before the user signs in, not after.
+    if !store.can_seal() {
+        return Err(crate::store::StoreError::NoSealKey.into());
+    }
     Ok(LoginParams {
         authorization_url: sign_in.authorization_url,
         device_authorization_url: sign_in.device_authorization_url,
         token_url: sign_in.token_url,
         client_id: sign_in.client_id,
         scopes: sign_in.scopes,
-        token_file,
+        tenant: tenant.to_string(),
+        refresh_token_setting: sign_in.refresh_token_setting,
     })
 }
 
@@ -99,14 +115,16 @@ fn describe<E: std::error::Error + 'static, T: oauth2::ErrorResponse + 'static>(
     }
 }
 
-fn store(p: &LoginParams, token: &impl TokenResponse) -> anyhow::Result<()> {
+fn keep(p: &LoginParams, store: &Store, token: &impl TokenResponse) -> anyhow::Result<()> {
     let refresh =
         token.refresh_token().context("the identity platform issued no refresh token (is offline_access allowed?)")?;
-    write_private_file(&p.token_file, refresh.secret()).with_context(|| format!("writing {}", p.token_file.display()))
+    let now = chrono::Utc::now().timestamp_millis();
+    store.put_secret(&p.tenant, &p.refresh_token_setting, refresh.secret(), now).context("storing the sign-in")?;
+    Ok(())
 }
 
 /// Device code flow: `show` gets the instruction for the user; returns once they signed in.
-pub async fn device_code(p: &LoginParams, show: impl Fn(&str)) -> anyhow::Result<()> {
+pub async fn device_code(p: &LoginParams, store: &Store, show: impl Fn(&str)) -> anyhow::Result<()> {
     let client = BasicClient::new(ClientId::new(p.client_id.clone()))
         .set_auth_type(AuthType::RequestBody)
         .set_device_authorization_url(DeviceAuthorizationUrl::new(p.device_authorization_url.clone())?)
@@ -129,12 +147,18 @@ pub async fn device_code(p: &LoginParams, show: impl Fn(&str)) -> anyhow::Result
         .request_async(&http, tokio::time::sleep, None)
         .await
         .map_err(describe)?;
-    store(p, &token)
+    keep(p, store, &token)
 }
 
 /// Authorization code flow with PKCE: `show` gets the URL to open; the browser comes back to
 /// `http://localhost:<port>`. `login_hint` pre-fills the user.
-pub async fn browser(p: &LoginParams, port: u16, login_hint: Option<&str>, show: impl Fn(&str)) -> anyhow::Result<()> {
+pub async fn browser(
+    p: &LoginParams,
+    store: &Store,
+    port: u16,
+    login_hint: Option<&str>,
+    show: impl Fn(&str),
+) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
         .await
         .with_context(|| format!("cannot listen on localhost:{port}"))?;
@@ -197,5 +221,5 @@ pub async fn browser(p: &LoginParams, port: u16, login_hint: Option<&str>, show:
         .request_async(&http_client()?)
         .await
         .map_err(describe)?;
-    store(p, &token)
+    keep(p, store, &token)
 }

@@ -1,29 +1,40 @@
-//! The `freebusy` command: serve, query, check, login. (The demo is `freebusy-demo`, in its own
-//! crate, so that this binary carries no emulator.)
+//! The `freebusy` command: serve, query, check, login, and the store's keys and tenants. (The
+//! demo is `freebusy-demo`, in its own crate, so that this binary carries no emulator.)
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::bail;
-use clap::{Parser, Subcommand};
+use clap::{Parser, Subcommand, ValueEnum};
 use freebusy_core::api::RawFreeBusyRequest;
 use freebusy_host::config::LoadedConfig;
-use freebusy_host::http;
 use freebusy_host::runtime::Runtime;
-use freebusy_host::service::Service;
+use freebusy_host::service::{ConfigSource, Service};
+use freebusy_host::tenant::health::CheckMode;
+use freebusy_host::{cli, http};
 
 /// Who is free, and when: normalized free/busy for Microsoft 365 and Exchange.
 #[derive(Parser)]
 #[command(version, about)]
 struct Cli {
+    /// Log lines as text or as JSON objects (one per line).
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
     #[command(subcommand)]
     command: Command,
 }
 
+#[derive(Clone, Copy, ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
 #[derive(Subcommand)]
 enum Command {
-    /// Serve the HTTP API for the tenants in a config file.
+    /// Serve the HTTP API for the tenants in a config file and its store.
     Serve {
         /// Config file (TOML).
         #[arg(long, short, env = "FREEBUSY_CONFIG")]
@@ -59,7 +70,8 @@ enum Command {
         #[arg(long)]
         ical: bool,
     },
-    /// Validate the config and each tenant's credentials; say what permission is missing.
+    /// Validate the config and sign in once for each tenant: say what permission is missing. A
+    /// success reopens sign-ins for a tenant whose credentials were refused.
     Check {
         /// Config file (TOML).
         #[arg(long, short, env = "FREEBUSY_CONFIG")]
@@ -68,7 +80,7 @@ enum Command {
         #[arg(long)]
         tenant: Option<String>,
     },
-    /// Sign a user in for a tenant with delegated access and store the refresh token.
+    /// Sign a user in for a tenant with delegated access and seal the refresh token in the store.
     Login {
         /// Config file (TOML).
         #[arg(long, short, env = "FREEBUSY_CONFIG")]
@@ -86,30 +98,114 @@ enum Command {
         #[arg(long)]
         user: Option<String>,
     },
+    /// API keys: create (printed once), list, revoke.
+    Keys {
+        /// Config file (TOML): it names the store.
+        #[arg(long, short, env = "FREEBUSY_CONFIG", global = true)]
+        config: Option<PathBuf>,
+        #[command(subcommand)]
+        action: KeysAction,
+    },
+    /// Tenants kept in the store (besides those in the config file): add, remove, list.
+    Tenants {
+        /// Config file (TOML): it names the store and the providers.
+        #[arg(long, short, env = "FREEBUSY_CONFIG", global = true)]
+        config: Option<PathBuf>,
+        #[command(subcommand)]
+        action: TenantsAction,
+    },
+    /// The store itself.
+    Store {
+        #[command(subcommand)]
+        action: StoreAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeysAction {
+    /// Make a key and print it once (only its digest is kept).
+    Create {
+        /// The tenant the key reads.
+        #[arg(long, required_unless_present = "all_tenants")]
+        tenant: Option<String>,
+        /// A key for every tenant (admin keys of a vendor serving many).
+        #[arg(long, conflicts_with = "tenant")]
+        all_tenants: bool,
+        /// Comma-separated: freebusy:read, directory:read, details:read, admin (default: the first two).
+        #[arg(long)]
+        scope: Option<String>,
+        /// Last day it works (YYYY-MM-DD).
+        #[arg(long)]
+        expires: Option<String>,
+        /// What it is for, for the list.
+        #[arg(long, default_value = "")]
+        name: String,
+    },
+    /// Every key: id, name, tenant, scopes, created, last used, expires, revoked.
+    List,
+    /// Stop a key from working.
+    Revoke {
+        /// The key's id (the part after fbk_).
+        id: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum TenantsAction {
+    /// Keep a tenant in the store, served at once by a running server.
+    Add {
+        /// Its name (in URLs).
+        name: String,
+        /// A `[providers.<name>]` of the config.
+        #[arg(long)]
+        provider: String,
+        /// name=value; a value may be env:NAME, file:PATH or stored (sealed by freebusy login).
+        #[arg(long = "setting")]
+        settings: Vec<String>,
+    },
+    /// Remove a stored tenant (with its sealed secrets and health).
+    Remove {
+        /// Its name.
+        name: String,
+    },
+    /// Every tenant and where it is defined.
+    List,
+}
+
+#[derive(Subcommand)]
+enum StoreAction {
+    /// Print a new random secret key for `[store] secret_key` (keep it outside the store).
+    NewKey,
 }
 
 async fn load(config: &Path) -> anyhow::Result<(LoadedConfig, Service)> {
     let loaded = LoadedConfig::from_file(config)?;
     let runtime = Runtime::new(loaded.config.runtime.clone())?;
-    let service = Service::from_config(&loaded, &runtime).await?;
+    let service = Service::new(ConfigSource::File(config.to_path_buf()), &runtime).await?;
     Ok((loaded, service))
+}
+
+fn config_path(config: Option<PathBuf>) -> anyhow::Result<PathBuf> {
+    config.ok_or_else(|| {
+        anyhow::anyhow!("name the config with --config (or FREEBUSY_CONFIG): it says where the store is")
+    })
+}
+
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().flatten_event(true).with_current_span(true).init(),
+    }
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
-        .with_writer(std::io::stderr)
-        .init();
-    match Cli::parse().command {
-        Command::Serve { config, listen } => {
-            let (loaded, service) = load(&config).await?;
-            let addr = listen.unwrap_or(loaded.config.listen);
-            let listener = http::bind(addr).await?;
-            tracing::info!("serving on http://{}", listener.local_addr()?);
-            http::serve_until(listener, Arc::new(service), shutdown_signal()).await?;
-            tracing::info!("stopped");
-        }
+    let cli = Cli::parse();
+    init_logging(cli.log_format);
+    match cli.command {
+        Command::Serve { config, listen } => serve(&config, listen).await?,
         Command::Query { config, tenant, mailboxes, start, end, interval, details, ical } => {
             let (_, service) = load(&config).await?;
             let now = chrono::Utc::now();
@@ -144,9 +240,9 @@ async fn main() -> anyhow::Result<()> {
             let (_, service) = load(&config).await?;
             let today = chrono::Utc::now().date_naive();
             let mut failed = false;
-            for t in service.tenants().filter(|t| tenant.as_deref().is_none_or(|n| n == t.name)) {
+            for t in service.tenants().into_iter().filter(|t| tenant.as_deref().is_none_or(|n| n == t.name)) {
                 let info = t.provider.info();
-                let h = t.health(today).await;
+                let h = t.health(today, CheckMode::Explicit).await;
                 let verdict = if h.ok { "ok" } else { "FAILED" };
                 println!("{}: {verdict} ({} {}): {}", h.tenant, info.name, info.version, h.summary);
                 for m in &h.missing {
@@ -166,22 +262,104 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Login { config, tenant, browser, port, user } => {
             let loaded = LoadedConfig::from_file(&config)?;
+            let store = loaded.open_store()?;
             let runtime = Runtime::new(loaded.config.runtime.clone())?;
-            let params = freebusy_host::login::params_for(&loaded, &runtime, &tenant).await?;
+            let params = freebusy_host::login::params_for(&loaded, &store, &runtime, &tenant).await?;
             let show = |text: &str| println!("{text}");
             if browser {
                 println!("Open this URL in a browser to sign in:");
-                freebusy_host::login::browser(&params, port, user.as_deref(), show).await?;
+                freebusy_host::login::browser(&params, &store, port, user.as_deref(), show).await?;
             } else {
-                freebusy_host::login::device_code(&params, show).await?;
+                freebusy_host::login::device_code(&params, &store, show).await?;
             }
-            println!(
-                "Signed in; the refresh token is stored in {} (readable by its owner only).",
-                params.token_file.display()
-            );
+            println!("Signed in; the refresh token is sealed in the store ({}).", store.path().display());
+        }
+        Command::Keys { config, action } => {
+            let loaded = LoadedConfig::from_file(&config_path(config)?)?;
+            let store = loaded.open_store()?;
+            match action {
+                KeysAction::Create { tenant, all_tenants: _, scope, expires, name } => {
+                    let key = cli::create_key(
+                        &loaded,
+                        &store,
+                        tenant.as_deref(),
+                        scope.as_deref(),
+                        expires.as_deref(),
+                        &name,
+                    )?;
+                    eprintln!("The key (shown only now; freebusy keeps only its digest):");
+                    println!("{key}");
+                }
+                KeysAction::List => print!("{}", cli::list_keys(&store)?),
+                KeysAction::Revoke { id } => {
+                    cli::revoke_key(&store, &id)?;
+                    println!("revoked {id}");
+                }
+            }
+        }
+        Command::Tenants { config, action } => {
+            let loaded = LoadedConfig::from_file(&config_path(config)?)?;
+            let store = loaded.open_store()?;
+            match action {
+                TenantsAction::Add { name, provider, settings } => {
+                    cli::add_tenant(&loaded, &store, &name, &provider, &settings)?;
+                    println!("added {name}; a running freebusy serve on this store serves it within seconds");
+                }
+                TenantsAction::Remove { name } => {
+                    cli::remove_tenant(&store, &name)?;
+                    println!("removed {name}");
+                }
+                TenantsAction::List => print!("{}", cli::list_tenants(&loaded, &store)?),
+            }
+        }
+        Command::Store { action: StoreAction::NewKey } => {
+            println!("{}", freebusy_host::store::seal::SealKey::generate()?);
         }
     }
     Ok(())
+}
+
+/// `freebusy serve`: the API (and the ops listener, when configured), reloaded on SIGHUP and when
+/// the store changes, stopped gracefully on SIGTERM or Ctrl-C.
+async fn serve(config: &Path, listen: Option<SocketAddr>) -> anyhow::Result<()> {
+    let (loaded, service) = load(config).await?;
+    let addr = listen.unwrap_or(loaded.config.listen);
+    loaded.config.auth.check_listener(addr)?;
+    let service = Arc::new(service);
+    let listener = http::bind(addr).await?;
+    tracing::info!("serving on http://{}", listener.local_addr()?);
+    if let Some(ops) = loaded.config.auth.ops_listen {
+        let ops_listener = http::bind(ops).await?;
+        tracing::info!("operations (healthz, readyz, metrics) on http://{}", ops_listener.local_addr()?);
+        let router = http::ops_router(service.clone());
+        tokio::spawn(async move { axum::serve(ops_listener, router).await });
+    }
+    tokio::spawn(service.clone().maintain(Duration::from_secs(2)));
+    tokio::spawn(reload_on_hangup(service.clone()));
+    http::serve_until(listener, service.clone(), shutdown_signal()).await?;
+    service.flush_key_use();
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// SIGHUP re-reads the configuration file and the store.
+async fn reload_on_hangup(service: Arc<Service>) {
+    #[cfg(unix)]
+    {
+        let Ok(mut hangups) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) else {
+            return;
+        };
+        while hangups.recv().await.is_some() {
+            match service.reload().await {
+                Ok(report) => tracing::info!(?report, "SIGHUP: configuration reloaded"),
+                Err(e) => {
+                    tracing::error!(error = %format!("{e:#}"), "SIGHUP: the configuration was not reloaded; the running one stays")
+                }
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    std::future::pending::<()>().await;
 }
 
 /// Ctrl-C or SIGTERM.

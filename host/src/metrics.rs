@@ -8,6 +8,7 @@ use std::time::Duration;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
 
@@ -74,6 +75,7 @@ pub struct Metrics {
     cache: Family<CacheLabels, Counter>,
     mailbox_errors: Family<ErrorLabels, Counter>,
     retries: Family<TenantLabels, Counter>,
+    circuits: Family<TenantLabels, Gauge>,
 }
 
 impl Default for Metrics {
@@ -98,7 +100,13 @@ impl Default for Metrics {
         registry.register("mailbox_errors", "Mailboxes answered with an error, by code", mailbox_errors.clone());
         let retries = Family::<TenantLabels, Counter>::default();
         registry.register("throttle_retries", "Provider calls retried after the upstream throttled", retries.clone());
-        Metrics { registry, requests, calls, call_seconds, cache, mailbox_errors, retries }
+        let circuits = Family::<TenantLabels, Gauge>::default();
+        registry.register(
+            "credential_circuit_open",
+            "1 while a tenant's sign-ins are stopped after its credentials were refused",
+            circuits.clone(),
+        );
+        Metrics { registry, requests, calls, call_seconds, cache, mailbox_errors, retries, circuits }
     }
 }
 
@@ -134,6 +142,11 @@ impl Metrics {
     /// A throttled call is retried.
     pub fn retry(&self, tenant: &str) {
         self.retries.get_or_create(&TenantLabels { tenant: tenant.into() }).inc();
+    }
+
+    /// Whether a tenant's credential circuit is open.
+    pub fn circuit(&self, tenant: &str, open: bool) {
+        self.circuits.get_or_create(&TenantLabels { tenant: tenant.into() }).set(i64::from(open));
     }
 
     /// The OpenMetrics text exposition.

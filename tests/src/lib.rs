@@ -174,8 +174,35 @@ pub fn config_text(tenants: &str) -> String {
 }
 
 /// [`config_text`] with these `[cache]` settings.
+///
+/// Unless `tenants` brings its own, the store is in memory and authentication is off (the
+/// harness listens on 127.0.0.1); the tests of API keys, the store and onboarding bring theirs.
 pub fn config_text_with_cache(tenants: &str, cache: &str) -> String {
-    format!("default_tenant = \"contoso\"\n[cache]\n{cache}\n{}\n{}", providers(), tenants)
+    let store = if tenants.contains("[store]") { "" } else { "[store]\npath = \":memory:\"\n" };
+    let auth = if tenants.contains("[auth]") { "" } else { "[auth]\nmode = \"none\"\n" };
+    format!("default_tenant = \"contoso\"\n[cache]\n{cache}\n{store}{auth}{}\n{}", providers(), tenants)
+}
+
+/// A `[store]` table for a store file in `dir`, sealed with a key made there on first use: for
+/// tests where several processes or steps (a login, then the service) share one store.
+pub fn sealed_store_toml(dir: &Path) -> String {
+    std::fs::create_dir_all(dir).expect("store dir");
+    let key = dir.join("store.key");
+    if !key.exists() {
+        std::fs::write(&key, freebusy_host::store::seal::SealKey::generate().expect("a key")).expect("key file");
+    }
+    format!(
+        "[store]\npath = \"{}\"\nsecret_key = {{ file = \"{}\" }}\n",
+        dir.join("freebusy.db").display(),
+        key.display()
+    )
+}
+
+/// The store [`sealed_store_toml`] describes, opened with its key.
+pub fn open_sealed_store(dir: &Path) -> freebusy_host::store::Store {
+    let key = std::fs::read_to_string(dir.join("store.key")).expect("key file");
+    let key = freebusy_host::store::seal::SealKey::from_base64(&key).expect("a key");
+    freebusy_host::store::Store::open(&dir.join("freebusy.db"), Some(key)).expect("the store opens")
 }
 
 /// A host serving `tenants(emulator_url)` for an emulator that is already running.
@@ -232,4 +259,72 @@ pub async fn get_with(url: &str, headers: &[(&str, &str)]) -> (u16, String, Stri
     let status = resp.status().as_u16();
     let ctype = resp.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
     (status, ctype, resp.text().await.expect("body"))
+}
+
+/// A fresh directory for one test's files (a store, a config), removed first if it exists.
+pub fn test_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("freebusy-test-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("test dir");
+    dir
+}
+
+/// `[auth] mode = "keys"` and a sealed store in `dir`, before `tenants`: a service that needs API
+/// keys, as `freebusy serve` does by default.
+pub fn with_keys(dir: &Path, tenants: &str) -> String {
+    format!("[auth]\nmode = \"keys\"\n{}\n{tenants}", sealed_store_toml(dir))
+}
+
+/// Make an API key in the store of `stack` (as `freebusy keys create` does from another
+/// process) and let the service notice it.
+pub async fn create_key(stack: &Stack, tenant: Option<&str>, scopes: &str, expires: Option<&str>) -> String {
+    let loaded = stack.service.snapshot().config.clone();
+    let store = loaded.open_store().expect("the store opens");
+    let key = freebusy_host::cli::create_key(&loaded, &store, tenant, Some(scopes), expires, "test").expect("a key");
+    stack.service.notice_store_changes().await.expect("the service reads the store");
+    key
+}
+
+/// GET with `Authorization: Bearer <key>`: status, headers and body.
+pub async fn get_keyed(url: &str, key: &str) -> (u16, reqwest::header::HeaderMap, String) {
+    let resp = reqwest::Client::new().get(url).bearer_auth(key).send().await.expect("request");
+    let status = resp.status().as_u16();
+    let headers = resp.headers().clone();
+    (status, headers, resp.text().await.expect("body"))
+}
+
+/// The `freebusy` binary, built on first use (debug profile, like the tests).
+pub fn freebusy_binary() -> &'static Path {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let status = Command::new(cargo)
+            .args(["build", "--quiet", "-p", "freebusy-host", "--bin", "freebusy"])
+            .current_dir(repo_root())
+            .status()
+            .expect("run cargo build");
+        assert!(status.success(), "building the freebusy binary failed");
+        let target =
+            std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| repo_root().join("target"));
+        let bin = target.join("debug/freebusy");
+        assert!(bin.is_file(), "{} was not built", bin.display());
+        bin
+    })
+}
+
+/// A free TCP port on 127.0.0.1 (bound and released; good enough for a test's own servers).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind(("127.0.0.1", 0)).expect("bind").local_addr().expect("addr").port()
+}
+
+/// Wait until `url` answers 200, at most `seconds`.
+pub async fn wait_until_up(url: &str, seconds: u64) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(seconds);
+    while std::time::Instant::now() < deadline {
+        if reqwest::get(url).await.is_ok_and(|r| r.status() == 200) {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("{url} did not come up within {seconds} s");
 }

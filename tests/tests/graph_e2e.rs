@@ -149,8 +149,9 @@ async fn an_unknown_app_is_named_aadsts700016_and_not_retried() {
         assert_eq!(err.code, freebusy_core::ErrorCode::AuthFailed);
         assert!(err.message.contains("AADSTS700016"), "{}", err.message);
     }
-    // One token request per query: never a retry loop against the identity platform.
-    assert_eq!(stack.emulator.stats().token_requests, 2);
+    // One token request in all: never a retry loop against the identity platform, and after the
+    // refusal the tenant's credential circuit stops further sign-ins.
+    assert_eq!(stack.emulator.stats().token_requests, 1);
     assert_eq!(stack.emulator.stats().get_schedule_requests, 0);
 }
 
@@ -379,7 +380,12 @@ async fn calendar_view_details_without_calendars_read_name_the_missing_permissio
     assert!(plain.mailboxes[0].busy.is_some(), "{body}");
     assert_eq!(stack.emulator.stats().calendar_view_requests, 1);
     // And the credential check names the permission before anyone queries.
-    let health = stack.service.tenant(Some("booking")).unwrap().health(chrono::Utc::now().date_naive()).await;
+    let health = stack
+        .service
+        .tenant(Some("booking"))
+        .unwrap()
+        .health(chrono::Utc::now().date_naive(), freebusy_host::tenant::health::CheckMode::Explicit)
+        .await;
     assert!(!health.ok && health.missing.iter().any(|m| m.starts_with("Calendars.Read ")), "{health:?}");
 }
 

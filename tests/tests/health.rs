@@ -1,11 +1,12 @@
-//! `/readyz` and `freebusy check`'s data: credential health per tenant, the missing
-//! permission named, and a secret's expiry reported 30 days ahead; the demo comes up ready in
-//! every connection mode.
+//! Readiness and credential health: `/readyz` says whether the instance can serve (a customer's
+//! expired secret must not take it out of its load balancer); `/v1/tenants/{t}/health` and
+//! `freebusy check` report each tenant's credentials, the missing permission named, and a
+//! secret's expiry 30 days ahead; the demo comes up ready in every connection mode.
 
 use chrono::{Duration, Utc};
 use freebusy_emulator::demo;
 use freebusy_host::runtime::RuntimeSettings;
-use freebusy_tests::{get, start};
+use freebusy_tests::{get, get_with, start};
 
 fn tenant(name: &str, url: &str, client: &str, secret: &str, expires: Option<chrono::NaiveDate>) -> String {
     let expires = expires.map(|d| format!("secret_expires = {d}\n")).unwrap_or_default();
@@ -24,13 +25,17 @@ graph_base_url = "{url}"
     )
 }
 
-async fn readyz(api: &str) -> (u16, serde_json::Value) {
-    let (status, _, body) = get(&format!("{api}/readyz")).await;
+async fn readyz(api: &str, key: Option<&str>) -> (u16, serde_json::Value) {
+    let bearer = key.map(|k| format!("Bearer {k}"));
+    let headers: Vec<(&str, &str)> = bearer.iter().map(|b| ("authorization", b.as_str())).collect();
+    let (status, _, body) = get_with(&format!("{api}/readyz"), &headers).await;
     (status, serde_json::from_str(&body).unwrap())
 }
 
-fn find<'a>(v: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
-    v["tenants"].as_array().unwrap().iter().find(|t| t["tenant"] == name).unwrap()
+async fn health(api: &str, tenant: &str) -> serde_json::Value {
+    let (status, _, body) = get(&format!("{api}/v1/tenants/{tenant}/health")).await;
+    assert_eq!(status, 200, "{body}");
+    serde_json::from_str(&body).unwrap()
 }
 
 #[tokio::test]
@@ -40,9 +45,9 @@ async fn ready_with_a_warning_when_the_secret_expires_within_30_days() {
         tenant("contoso", url, demo::CLIENT_ID, demo::CLIENT_SECRET, Some(soon))
     })
     .await;
-    let (status, body) = readyz(&stack.api).await;
+    let (status, body) = readyz(&stack.api, None).await;
     assert_eq!(status, 200, "{body}");
-    let t = find(&body, "contoso");
+    let t = health(&stack.api, "contoso").await;
     assert_eq!(t["ok"], true);
     assert!(t["granted"].as_array().unwrap().iter().any(|g| g == "Calendars.ReadBasic"));
     let warning = t["warnings"][0].as_str().unwrap();
@@ -50,7 +55,7 @@ async fn ready_with_a_warning_when_the_secret_expires_within_30_days() {
 }
 
 #[tokio::test]
-async fn not_ready_when_a_secret_expired_a_permission_is_missing_or_the_secret_is_wrong() {
+async fn an_expired_secret_a_missing_permission_or_a_wrong_secret_show_in_tenant_health_not_readiness() {
     let past = Utc::now().date_naive() - Duration::days(1);
     let stack = start(RuntimeSettings::default(), |url| {
         [
@@ -61,18 +66,22 @@ async fn not_ready_when_a_secret_expired_a_permission_is_missing_or_the_secret_i
         .concat()
     })
     .await;
-    let (status, body) = readyz(&stack.api).await;
-    assert_eq!(status, 503, "{body}");
-    assert_eq!(body["ready"], false);
-    let expired = find(&body, "contoso");
+    let expired = health(&stack.api, "contoso").await;
     assert_eq!(expired["ok"], false);
     assert!(expired["warnings"][0].as_str().unwrap().contains("expired"));
-    let noconsent = find(&body, "noconsent");
+    let noconsent = health(&stack.api, "noconsent").await;
     assert_eq!(noconsent["ok"], false);
     assert!(noconsent["missing"][0].as_str().unwrap().contains("Calendars.ReadBasic"), "{noconsent}");
-    let wrong = find(&body, "wrongsecret");
+    let wrong = health(&stack.api, "wrongsecret").await;
     assert!(wrong["summary"].as_str().unwrap().contains("AADSTS7000215"), "{wrong}");
-    assert!(!body.to_string().contains("not-the-secret"), "a secret leaked into /readyz");
+    assert_eq!(wrong["circuit"]["state"], "open", "a refused secret opens the circuit: {wrong}");
+    assert!(!wrong.to_string().contains("not-the-secret"), "a secret leaked into the health answer");
+    // The instance itself can serve: one customer's credentials do not make it unready, and
+    // readiness lists the open circuit without signing in again.
+    let (status, body) = readyz(&stack.api, None).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["ready"], true);
+    assert_eq!(body["openCircuits"], serde_json::json!(["wrongsecret"]));
 }
 
 #[tokio::test]
@@ -86,8 +95,10 @@ async fn the_demo_serves_one_tenant_through_every_way_admins_connect() {
     let query =
         "mailboxes=adele.vance@contoso.com,room.adams@contoso.com&start=2026-03-23T00:00:00Z&end=2026-03-31T00:00:00Z";
     let mut answers = Vec::new();
+    let bearer = format!("Bearer {}", demo.key);
     for (tenant, _) in freebusy_demo::DEMO_TENANTS {
-        let (status, _, body) = get(&format!("{api}/v1/tenants/{tenant}/freebusy?{query}")).await;
+        let url = format!("{api}/v1/tenants/{tenant}/freebusy?{query}");
+        let (status, _, body) = get_with(&url, &[("authorization", &bearer)]).await;
         assert_eq!(status, 200, "{tenant}: {body}");
         let r: freebusy_core::api::FreeBusyResponse = serde_json::from_str(&body).unwrap();
         assert!(r.mailboxes.iter().all(|m| m.busy.as_ref().is_some_and(|b| !b.is_empty())), "{tenant}: {body}");
@@ -96,9 +107,12 @@ async fn the_demo_serves_one_tenant_through_every_way_admins_connect() {
     for (tenant, busy) in &answers[1..] {
         assert_eq!(busy, &answers[0].1, "{tenant} differs from {}", answers[0].0);
     }
-    // And every tenant's credentials check out.
-    let (status, body) = readyz(&api).await;
+    // The demo's key opens readiness (an admin key: the main listener asks for one), and
+    // nothing opens without it.
+    let (status, body) = readyz(&api, Some(&demo.key)).await;
     assert_eq!(status, 200, "{body}");
+    let (status, _, _) = get(&format!("{api}/v1/freebusy?{query}")).await;
+    assert_eq!(status, 401);
     server.abort();
 }
 

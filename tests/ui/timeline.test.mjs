@@ -1,7 +1,7 @@
 // The timeline page's arithmetic, run by tests/tests/api_validation.rs with TZ=Europe/Berlin.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { dayWindow, layout } from '../../host/src/http/ui/app.mjs';
+import { authHeaders, dayWindow, KEY_SLOT, layout } from '../../host/src/http/ui/app.mjs';
 
 test('a local day is 24 hours, and 23 on the spring DST change', () => {
   const normal = dayWindow('2026-03-23');
@@ -26,4 +26,12 @@ test('busy stretches are clipped to the day and placed by percentage', () => {
   assert.equal(blocks[0].width, (6 / 24) * 100);
   assert.equal(blocks[1].left, (12 / 24) * 100);
   assert.equal(blocks[1].status, 'busy');
+});
+
+test('the API key goes in the Authorization header from session storage, never the URL', () => {
+  const storage = new Map();
+  const session = { getItem: (k) => storage.get(k) ?? null };
+  assert.deepEqual(authHeaders(session), {});
+  storage.set(KEY_SLOT, 'fbk_0123456789abcdef_secret');
+  assert.deepEqual(authHeaders(session), { Authorization: 'Bearer fbk_0123456789abcdef_secret' });
 });

@@ -1,20 +1,34 @@
 //! The HTTP API: `/v1/freebusy` (GET with a query string, POST with JSON; JSON or iCalendar
-//! out), `/v1/directory` (people and rooms by prefix), per-tenant routes, `/healthz`, `/readyz`,
-//! `/metrics`, `/openapi.json`, and a day-timeline page at `/`. Bad input is a 400
-//! `application/problem+json` saying what is wrong (the same problems the edge answers, from
-//! `freebusy-core`), never a panic and never an empty "free" answer.
+//! out), `/v1/directory` (people and rooms by prefix), per-tenant routes, tenant health and the
+//! admin routes, `/healthz`, `/readyz`, `/metrics`, `/openapi.json`, and a day-timeline page at
+//! `/`. Bad input is a 4xx `application/problem+json` saying what is wrong (the same problems the
+//! edge answers, from `freebusy-core`), never a panic and never an empty "free" answer.
+//!
+//! - [`auth`]: API keys (401/403 with `WWW-Authenticate`).
+//! - [`freebusy`], [`directory`]: the read routes.
+//! - [`ops`]: liveness, readiness, metrics, tenant health.
+//! - [`admin`]: reload, tenant overview.
+//!
+//! Every response carries `x-request-id` (the client's, when it sent a usable one), every log
+//! line of the request carries it, and each request ends with one access-log line.
 
-use std::sync::Arc;
+pub mod admin;
+pub mod auth;
+pub mod directory;
+pub mod freebusy;
+pub mod ops;
 
-use axum::extract::{MatchedPath, Path, RawQuery, Request, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::Router;
-use freebusy_core::api::{
-    parse_directory_query, parse_json_body, parse_query_string, render, FreeBusyRequest, Problem, PROBLEM_CONTENT_TYPE,
-};
+use freebusy_core::api::{Problem, PROBLEM_CONTENT_TYPE};
+use tracing::Instrument as _;
 
 use crate::service::Service;
 
@@ -27,16 +41,25 @@ pub const OPENAPI: &str = include_str!("openapi.json");
 const TIMELINE_PAGE: &str = include_str!("ui/index.html");
 const TIMELINE_SCRIPT: &str = include_str!("ui/app.mjs");
 
-/// The API router.
+/// Longest request target (path and query) answered; longer ones get a 414 saying to POST.
+/// Proxies commonly cut at 8 to 16 KiB.
+pub const MAX_URI_BYTES: usize = 16 * 1024;
+/// Largest request body read; larger ones get a 413 (1000 addresses of 320 characters fit).
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// The API router (the main listener).
 pub fn router(service: Arc<Service>) -> Router {
     Router::new()
-        .route("/v1/freebusy", get(freebusy_get).post(freebusy_post))
-        .route("/v1/tenants/{tenant}/freebusy", get(tenant_freebusy_get).post(tenant_freebusy_post))
-        .route("/v1/directory", get(directory))
-        .route("/v1/tenants/{tenant}/directory", get(tenant_directory))
-        .route("/healthz", get(|| async { "ok\n" }))
-        .route("/readyz", get(readyz))
-        .route("/metrics", get(metrics))
+        .route("/v1/freebusy", get(freebusy::get_default).post(freebusy::post_default))
+        .route("/v1/tenants/{tenant}/freebusy", get(freebusy::get_tenant).post(freebusy::post_tenant))
+        .route("/v1/directory", get(directory::default_tenant))
+        .route("/v1/tenants/{tenant}/directory", get(directory::tenant))
+        .route("/v1/tenants/{tenant}/health", get(ops::tenant_health))
+        .route("/v1/admin/tenants", get(admin::tenants))
+        .route("/v1/admin/reload", post(admin::reload))
+        .route("/healthz", get(ops::healthz))
+        .route("/readyz", get(ops::readyz_with_key))
+        .route("/metrics", get(ops::metrics_with_key))
         .route("/openapi.json", get(|| async { ([(header::CONTENT_TYPE, "application/json")], OPENAPI) }))
         .route("/", get(|| async { ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], TIMELINE_PAGE) }))
         .route(
@@ -44,22 +67,141 @@ pub fn router(service: Arc<Service>) -> Router {
             get(|| async { ([(header::CONTENT_TYPE, "text/javascript; charset=utf-8")], TIMELINE_SCRIPT) }),
         )
         .fallback(|| async { problem(Problem::no_such_route()) })
-        .layer(axum::middleware::from_fn_with_state(service.clone(), count_request))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn_with_state(service.clone(), observe))
         .with_state(service)
 }
 
-/// Count each request by route template (never by path: paths carry tenant names and
-/// unbounded junk) and status.
-async fn count_request(State(service): State<Arc<Service>>, req: Request, next: Next) -> Response {
+/// The operations router (`[auth] ops_listen`): liveness, readiness and metrics without a key.
+pub fn ops_router(service: Arc<Service>) -> Router {
+    Router::new()
+        .route("/healthz", get(ops::healthz))
+        .route("/readyz", get(ops::readyz))
+        .route("/metrics", get(ops::metrics))
+        .fallback(|| async { problem(Problem::no_such_route()) })
+        .with_state(service)
+}
+
+/// What the access log says about one request; handlers fill in what they learn.
+#[derive(Default)]
+pub struct RequestLog {
+    fields: Mutex<LogFields>,
+}
+
+#[derive(Default)]
+struct LogFields {
+    key_id: Option<String>,
+    tenant: Option<String>,
+    mailboxes: Option<usize>,
+    addresses: Option<String>,
+}
+
+impl RequestLog {
+    /// The key that opened the request (its id, never the key).
+    pub fn set_key(&self, id: &str) {
+        self.fields.lock().expect("log lock").key_id = Some(id.to_string());
+    }
+
+    /// The tenant and the mailboxes asked about.
+    pub fn set_query(&self, tenant: &str, mailboxes: &[String]) {
+        let mut f = self.fields.lock().expect("log lock");
+        f.tenant = Some(tenant.to_string());
+        f.mailboxes = Some(mailboxes.len());
+        f.addresses = Some(mailboxes.join(","));
+    }
+
+    /// The tenant alone.
+    pub fn set_tenant(&self, tenant: &str) {
+        self.fields.lock().expect("log lock").tenant = Some(tenant.to_string());
+    }
+}
+
+/// The request id: the client's `x-request-id` when it is short printable ASCII, else a new one.
+fn request_id(req: &Request) -> String {
+    let theirs = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).map(str::trim);
+    match theirs {
+        Some(id) if !id.is_empty() && id.len() <= 128 && id.bytes().all(|b| b.is_ascii_graphic()) => id.to_string(),
+        _ => {
+            use ring::rand::SecureRandom as _;
+            let mut bytes = [0u8; 8];
+            let _ = ring::rand::SystemRandom::new().fill(&mut bytes);
+            bytes.iter().map(|b| format!("{b:02x}")).collect()
+        }
+    }
+}
+
+/// Around every request: the request id (in a span every log line carries, and in the answer),
+/// the limit on the request target, counting by route template (never by path: paths carry
+/// tenant names and unbounded junk) and status, and one access-log line.
+async fn observe(State(service): State<Arc<Service>>, mut req: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let id = request_id(&req);
     let route = req.extensions().get::<MatchedPath>().map_or("unmatched", |p| p.as_str()).to_string();
-    let resp = next.run(req).await;
-    service.metrics().request(&route, resp.status().as_u16());
+    let method = req.method().clone();
+    let log = Arc::new(RequestLog::default());
+    req.extensions_mut().insert(log.clone());
+    let span = tracing::info_span!("request", id = %id);
+    let target_len = req.uri().path_and_query().map_or(0, |p| p.as_str().len());
+    let mut resp = if target_len > MAX_URI_BYTES {
+        problem(Problem::new(
+            414,
+            "uri-too-long",
+            "Request target too long",
+            format!(
+                "the request target is {target_len} bytes, more than the {MAX_URI_BYTES} this service reads; \
+                 send many mailboxes with POST and a JSON body instead"
+            ),
+        ))
+    } else {
+        next.run(req).instrument(span.clone()).await
+    };
+    if let Ok(value) = HeaderValue::from_str(&id) {
+        resp.headers_mut().insert("x-request-id", value);
+    }
+    let status = resp.status().as_u16();
+    service.metrics().request(&route, status);
+    let fields = log.fields.lock().expect("log lock");
+    let log_addresses = service.snapshot().config.config.log_addresses;
+    span.in_scope(|| {
+        tracing::info!(
+            target: "freebusy::access",
+            method = %method,
+            route = route.as_str(),
+            status,
+            duration_ms = started.elapsed().as_secs_f64() * 1e3,
+            tenant = fields.tenant.as_deref(),
+            key_id = fields.key_id.as_deref(),
+            mailboxes = fields.mailboxes,
+            addresses = if log_addresses { fields.addresses.as_deref() } else { None },
+            "request"
+        )
+    });
     resp
 }
 
-async fn metrics(State(service): State<Arc<Service>>) -> Response {
-    ([(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], service.metrics().render())
-        .into_response()
+/// A problem as a response.
+pub fn problem(p: Problem) -> Response {
+    let status = StatusCode::from_u16(p.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    (status, [(header::CONTENT_TYPE, PROBLEM_CONTENT_TYPE)], p.to_json()).into_response()
+}
+
+/// A body that could not be read: over [`MAX_BODY_BYTES`] (413), or cut off (400).
+pub fn body_problem(e: axum::extract::rejection::BytesRejection) -> Response {
+    if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        problem(Problem::new(
+            413,
+            "body-too-large",
+            "Request body too large",
+            format!("the body is larger than the {MAX_BODY_BYTES} bytes this service reads; ask for fewer mailboxes per request"),
+        ))
+    } else {
+        problem(Problem::new(
+            400,
+            "invalid-request",
+            "The request is invalid",
+            format!("the body could not be read: {e}"),
+        ))
+    }
 }
 
 /// Listen on `addr`, saying what to do when it is taken.
@@ -83,101 +225,6 @@ pub async fn serve_until(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     axum::serve(listener, router(service)).with_graceful_shutdown(shutdown).await
-}
-
-fn problem(p: Problem) -> Response {
-    let status = StatusCode::from_u16(p.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    (status, [(header::CONTENT_TYPE, PROBLEM_CONTENT_TYPE)], p.to_json()).into_response()
-}
-
-fn from_query(query: Option<String>) -> Result<FreeBusyRequest, Problem> {
-    parse_query_string(query.as_deref().unwrap_or(""))
-}
-
-fn from_body(headers: &HeaderMap, body: &str) -> Result<FreeBusyRequest, Problem> {
-    parse_json_body(headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()), body.as_bytes())
-}
-
-async fn answer(
-    service: &Service,
-    tenant: Option<&str>,
-    headers: &HeaderMap,
-    req: Result<FreeBusyRequest, Problem>,
-) -> Response {
-    let req = match req {
-        Ok(r) => r,
-        Err(p) => return problem(p),
-    };
-    let resp = match service.freebusy(tenant, &req).await {
-        Ok(r) => r,
-        Err(e) => return problem(e.into()),
-    };
-    let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok());
-    let (content_type, body) = render(&resp, accept, chrono::Utc::now().timestamp_millis());
-    ([(header::CONTENT_TYPE, content_type)], body).into_response()
-}
-
-async fn search(service: &Service, tenant: Option<&str>, query: Option<String>) -> Response {
-    let req = match parse_directory_query(query.as_deref().unwrap_or("")) {
-        Ok(r) => r,
-        Err(p) => return problem(p),
-    };
-    let tenant = match service.tenant(tenant) {
-        Ok(t) => t,
-        Err(e) => return problem(e.into()),
-    };
-    match tenant.search_directory(&req).await {
-        Ok(found) => axum::Json(found).into_response(),
-        Err(e) => problem(Problem::new(502, e.code.as_str(), "The directory could not be searched", e.message)),
-    }
-}
-
-/// Every tenant's credential health: 200 when all work, 503 otherwise (for load balancers and
-/// monitoring: an expired secret shows here before users notice).
-async fn readyz(State(service): State<Arc<Service>>) -> Response {
-    let today = chrono::Utc::now().date_naive();
-    let checks = futures::future::join_all(service.tenants().map(|t| t.health(today))).await;
-    let ready = checks.iter().all(|c| c.ok);
-    let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
-    (status, axum::Json(serde_json::json!({ "ready": ready, "tenants": checks }))).into_response()
-}
-
-async fn directory(State(service): State<Arc<Service>>, RawQuery(query): RawQuery) -> Response {
-    search(&service, None, query).await
-}
-
-async fn tenant_directory(
-    State(service): State<Arc<Service>>,
-    Path(tenant): Path<String>,
-    RawQuery(query): RawQuery,
-) -> Response {
-    search(&service, Some(&tenant), query).await
-}
-
-async fn freebusy_get(State(service): State<Arc<Service>>, headers: HeaderMap, RawQuery(query): RawQuery) -> Response {
-    answer(&service, None, &headers, from_query(query)).await
-}
-
-async fn freebusy_post(State(service): State<Arc<Service>>, headers: HeaderMap, body: String) -> Response {
-    answer(&service, None, &headers, from_body(&headers, &body)).await
-}
-
-async fn tenant_freebusy_get(
-    State(service): State<Arc<Service>>,
-    Path(tenant): Path<String>,
-    headers: HeaderMap,
-    RawQuery(query): RawQuery,
-) -> Response {
-    answer(&service, Some(&tenant), &headers, from_query(query)).await
-}
-
-async fn tenant_freebusy_post(
-    State(service): State<Arc<Service>>,
-    Path(tenant): Path<String>,
-    headers: HeaderMap,
-    body: String,
-) -> Response {
-    answer(&service, Some(&tenant), &headers, from_body(&headers, &body)).await
 }
 
 #[cfg(test)]

@@ -1,7 +1,5 @@
 //! People and rooms by name or address prefix, through the tenant's provider.
 
-use std::time::Instant;
-
 use freebusy_core::api::{DirectoryRequest, DirectoryResponse};
 use freebusy_core::model::MailboxError;
 
@@ -10,14 +8,12 @@ use super::Tenant;
 impl Tenant {
     /// Search the directory; a failed provider call is the error.
     pub async fn search_directory(&self, req: &DirectoryRequest) -> Result<DirectoryResponse, MailboxError> {
-        let found = {
-            let _permit = self.calls.acquire().await.expect("semaphore never closed");
-            let started = Instant::now();
-            let found = self.provider.search_directory(&self.ctx, req.prefix.clone(), req.kind, req.max).await;
-            self.observe("search-directory", started, &found);
-            found
-        };
-        self.written_settings.persist(&self.name, &self.ctx.kv);
+        let found = self
+            .guarded("search-directory", |provider, ctx| {
+                provider.search_directory(ctx, req.prefix.clone(), req.kind, req.max)
+            })
+            .await;
+        self.written_settings.persist(&self.name, &self.ctx.kv, &self.store);
         let mut entries = found.map_err(|e| e.to_mailbox_error())?;
         entries.truncate(req.max as usize);
         Ok(DirectoryResponse { entries })

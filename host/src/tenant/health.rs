@@ -28,11 +28,23 @@ pub struct TenantHealth {
     pub secret_expires: Option<chrono::NaiveDate>,
     /// Things to act on soon (an expiring secret).
     pub warnings: Vec<String>,
+    /// The credential circuit.
+    pub circuit: super::circuit::CircuitState,
+}
+
+/// Whether a health check may sign in while the tenant's circuit is open.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CheckMode {
+    /// Only through the circuit (the service's own health routes): no sign-in while it is open.
+    ThroughCircuit,
+    /// An admin asked explicitly (`freebusy check`): sign in once, and a success closes the
+    /// circuit (in every process sharing the store).
+    Explicit,
 }
 
 impl Tenant {
     /// Check credentials through the provider, and the secret's expiry date as of `today`.
-    pub async fn health(&self, today: chrono::NaiveDate) -> TenantHealth {
+    pub async fn health(&self, today: chrono::NaiveDate, mode: CheckMode) -> TenantHealth {
         let mut warnings = Vec::new();
         let mut expired = false;
         if let Some(expires) = self.secret_expires {
@@ -47,14 +59,28 @@ impl Tenant {
                 ));
             }
         }
-        let checked = {
-            let _permit = self.calls.acquire().await.expect("semaphore never closed");
-            let started = Instant::now();
-            let checked = self.provider.check(&self.ctx).await;
-            self.observe("check", started, &checked);
-            checked
+        let checked = match mode {
+            CheckMode::ThroughCircuit => self.guarded("check", |provider, ctx| provider.check(ctx)).await,
+            CheckMode::Explicit if self.unusable.is_some() => {
+                Err(freebusy_core::provider::CallFailure::Misconfigured(self.unusable.clone().unwrap_or_default()))
+            }
+            CheckMode::Explicit => {
+                let _permit = self.calls.acquire().await.expect("semaphore never closed");
+                let started = Instant::now();
+                let checked = self.provider.check(&self.ctx).await;
+                self.observe("check", started, &checked);
+                let now = chrono::Utc::now().timestamp_millis();
+                self.circuit.record(&checked, now);
+                if checked.as_ref().is_ok_and(|h| h.missing.is_empty()) {
+                    self.circuit.close(now);
+                    if let Err(e) = self.store.record_check_ok(&self.name, &self.definition, now) {
+                        tracing::warn!(tenant = self.name.as_str(), error = %e, "could not record the check");
+                    }
+                }
+                checked
+            }
         };
-        self.written_settings.persist(&self.name, &self.ctx.kv);
+        self.written_settings.persist(&self.name, &self.ctx.kv, &self.store);
         let (ok, summary, granted, missing) = match checked {
             Ok(h) => (h.missing.is_empty(), h.summary, h.granted, h.missing),
             Err(e) => (false, e.to_string(), Vec::new(), Vec::new()),
@@ -67,6 +93,7 @@ impl Tenant {
             missing,
             secret_expires: self.secret_expires,
             warnings,
+            circuit: self.circuit.state(),
         }
     }
 }

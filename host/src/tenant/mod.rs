@@ -8,11 +8,13 @@
 //!   (shared with identical concurrent requests) where it must.
 //! - [`calls`]: the tenant's provider as the scheduler's [`ScheduleSource`]: each call within the
 //!   tenant's cap, counted, settings the provider replaced written back.
+//! - [`circuit`]: after a refused credential, no sign-in until something changed.
 //! - [`directory`] and [`health`]: people and rooms; credential checks and secret expiry.
 //!
 //! [`ScheduleSource`]: freebusy_core::scheduler::ScheduleSource
 
 pub mod calls;
+pub mod circuit;
 pub mod directory;
 pub mod freebusy;
 pub mod health;
@@ -28,6 +30,7 @@ use crate::cache::Cache;
 use crate::metrics::Metrics;
 use crate::runtime::{CallContext, Provider};
 use crate::single_flight::SingleFlight;
+use crate::store::Store;
 use freebusy_core::scheduler::MailboxOutcome;
 
 pub use health::TenantHealth;
@@ -52,6 +55,19 @@ pub struct Tenant {
     /// that what it caches (the access token, a known mailbox) serves the pieces after it
     /// instead of every concurrent piece fetching its own token.
     warm: AtomicBool,
+    /// Held by each call until the credentials have worked once: a burst of first requests
+    /// with a wrong password makes one failed sign-in, not one per request.
+    first_sign_in: tokio::sync::Mutex<()>,
+    /// Stops sign-ins after the credentials were refused.
+    pub circuit: circuit::Circuit,
+    /// Why the tenant cannot call its provider at all (a setting that could not be resolved);
+    /// every call answers `misconfigured` with it.
+    unusable: Option<String>,
+    /// Where sealed settings and the circuit are kept.
+    store: Arc<Store>,
+    /// What the tenant was built from ([`setup::definition`]); a reload rebuilds it when this
+    /// changes.
+    pub(crate) definition: String,
     /// Answers by mailbox and day.
     cache: Cache,
     /// Where calls, cache lookups and errors are counted.

@@ -1,35 +1,93 @@
-//! From a `[tenants.<name>]` table to a ready [`Tenant`]: settings checked against what the
-//! provider describes (unknown names and missing required ones refused, with the same words as
-//! the edge), secrets resolved from the environment or files, the outbound allow-list derived
-//! from the provider's endpoint settings, and the mailboxes-per-call limit checked against what
-//! the upstream accepts.
+//! From a tenant's table (in the config file or the store) to a ready [`Tenant`]: settings
+//! checked against what the provider describes (unknown names and missing required ones refused,
+//! with the same words as the edge), values resolved from the environment, files or the store's
+//! sealed secrets, the outbound allow-list derived from the provider's endpoint settings, the
+//! mailboxes-per-call limit checked against what the upstream accepts, and the credential circuit
+//! restored for an unchanged configuration.
 
+use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{bail, Context as _};
 use tokio::sync::Semaphore;
 
+use super::circuit::Circuit;
 use super::written_settings::WrittenSettings;
 use super::Tenant;
 use crate::cache::{Cache, CacheSettings};
-use crate::config::{LoadedConfig, SettingValue, TenantSection};
+use crate::config::TenantSection;
 use crate::metrics::Metrics;
 use crate::runtime::outbound::normalize_origin;
 use crate::runtime::{keyvalue, CallContext, Provider};
+use crate::store::Store;
 
-/// Build tenant `name` from its config table, served through `provider`.
+/// What every tenant is built with.
+pub struct BuildContext {
+    /// Relative paths in settings start here.
+    pub base_dir: PathBuf,
+    /// The `[cache]` settings.
+    pub cache: CacheSettings,
+    /// Where calls are counted.
+    pub metrics: Arc<Metrics>,
+    /// The store (sealed secrets, circuits).
+    pub store: Arc<Store>,
+    /// How often an open circuit probes.
+    pub probe_interval: Duration,
+}
+
+/// Resolve every setting of `section` for tenant `name`: the values, and what could not be
+/// resolved (an unset variable, a missing file, a secret not yet stored by `freebusy login`).
+/// Such a tenant is still served, every call answered `misconfigured` with the reason, so that
+/// one tenant's missing secret does not stop the others.
+fn resolve(name: &str, section: &TenantSection, ctx: &BuildContext) -> (Vec<(String, String)>, Option<String>) {
+    let mut values = Vec::new();
+    let mut problems = Vec::new();
+    for (key, value) in &section.settings {
+        let stored = || Ok(ctx.store.secret(name, key)?);
+        match value.resolve(&ctx.base_dir, stored) {
+            Ok(v) => values.push((key.clone(), v)),
+            Err(e) => problems.push(format!("setting '{key}': {e:#}")),
+        }
+    }
+    (values, (!problems.is_empty()).then(|| problems.join("; ")))
+}
+
+/// A fingerprint of everything that makes the tenant what it is (its table, the component file,
+/// the resolved values of its settings, the cache settings), to tell on a reload whether it
+/// changed. It is compared across restarts (the circuit), so it is kept in the store; secrets go
+/// into it only through PBKDF2 with the store's salt, so the fingerprint does not reveal them.
+pub fn definition(name: &str, section: &TenantSection, component: &Path, ctx: &BuildContext) -> anyhow::Result<String> {
+    let (resolved, problem) = resolve(name, section, ctx);
+    let table = serde_json::json!({
+        "unresolved": problem,
+        "name": name,
+        "component": component,
+        "section": section,
+        "cache": [ctx.cache.ttl.as_secs(), ctx.cache.stale_if_error.as_secs(), ctx.cache.details as u64],
+    });
+    let mut input = table.to_string().into_bytes();
+    for (k, v) in &resolved {
+        input.extend_from_slice(format!("\0{k}\0{v}").as_bytes());
+    }
+    let mut out = [0u8; 32];
+    let iterations = std::num::NonZeroU32::new(10_000).expect("nonzero");
+    ring::pbkdf2::derive(ring::pbkdf2::PBKDF2_HMAC_SHA256, iterations, &ctx.store.salt()?, &input, &mut out);
+    Ok(out.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// Build tenant `name` from its table, served through `provider`; `definition` is its
+/// [`definition`].
 pub fn build(
     name: &str,
     section: &TenantSection,
     provider: Arc<Provider>,
-    loaded: &LoadedConfig,
-    cache: &CacheSettings,
-    metrics: Arc<Metrics>,
+    definition: String,
+    ctx: &BuildContext,
 ) -> anyhow::Result<Tenant> {
     let info = provider.info();
     info.check_setting_names(section.settings.keys().map(String::as_str))?;
-    let mut settings = Vec::new();
     let mut written_settings = WrittenSettings::default();
     for (key, value) in &section.settings {
         if info.setting(key).is_some_and(|spec| spec.secret) && value.is_literal() {
@@ -39,11 +97,14 @@ pub fn build(
                 "secret written into the config file; prefer {{ env = \"...\" }} or {{ file = \"...\" }}"
             );
         }
-        let resolved = value.resolve(&loaded.base_dir).with_context(|| format!("setting '{key}'"))?;
-        if let SettingValue::File { file } = value {
-            written_settings.add(key, loaded.base_dir.join(file), &resolved);
-        }
-        settings.push((key.clone(), resolved));
+    }
+    let (settings, unusable) = resolve(name, section, ctx);
+    if let Some(problem) = &unusable {
+        tracing::error!(tenant = name, problem = problem.as_str(), "the tenant cannot sign in until this is fixed");
+    }
+    for (key, value) in &section.settings {
+        let resolved = settings.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str()).unwrap_or_default();
+        written_settings.add(key, value, resolved);
     }
     let allowed_origins = allowed_origins(provider.as_ref(), &settings, &section.allowed_hosts)?;
     let max_mailboxes = match section.max_mailboxes_per_call {
@@ -55,6 +116,10 @@ pub fn build(
             info.limits.upstream_max_mailboxes
         ),
     };
+    if section.max_concurrent_calls == 0 {
+        bail!("max_concurrent_calls must be at least 1");
+    }
+    let circuit = Circuit::new(name, &definition, ctx.probe_interval, Some(ctx.store.clone()));
     Ok(Tenant {
         name: name.to_string(),
         ctx: CallContext { settings, allowed_origins, kv: keyvalue::Store::default() },
@@ -62,11 +127,16 @@ pub fn build(
         max_window_days: info.limits.max_window_days,
         calls: Semaphore::new(section.max_concurrent_calls),
         warm: AtomicBool::new(false),
-        cache: Cache::new(cache.clone()),
-        metrics,
+        first_sign_in: tokio::sync::Mutex::new(()),
+        cache: Cache::new(ctx.cache.clone()),
+        metrics: ctx.metrics.clone(),
         in_flight: Default::default(),
         written_settings,
         secret_expires: section.secret_expires,
+        circuit,
+        unusable,
+        store: ctx.store.clone(),
+        definition,
         provider,
     })
 }

@@ -30,6 +30,26 @@ function base(tenant) {
   return tenant ? `/v1/tenants/${encodeURIComponent(tenant)}` : '/v1';
 }
 
+/** Where the page keeps the API key: this tab's sessionStorage, never the URL. */
+export const KEY_SLOT = 'freebusy.apiKey';
+
+/** Request headers carrying the key `storage` holds, if any. */
+export function authHeaders(storage) {
+  const key = storage.getItem(KEY_SLOT);
+  return key ? { Authorization: `Bearer ${key}` } : {};
+}
+
+/** GET `path` with the key; a 401 shows the key form with the service's reason. */
+async function call(path) {
+  const resp = await fetch(path, { headers: authHeaders(sessionStorage) });
+  if (resp.status === 401) {
+    const form = document.getElementById('key');
+    form.hidden = false;
+    form.key.focus();
+  }
+  return resp;
+}
+
 async function show(form) {
   const mailboxes = form.mailboxes.value.split(',').map((m) => m.trim()).filter(Boolean);
   const status = document.getElementById('status');
@@ -39,7 +59,7 @@ async function show(form) {
   const w = dayWindow(form.day.value);
   const query = new URLSearchParams({ mailboxes: mailboxes.join(','), start: w.start, end: w.end, details: 'true' });
   status.textContent = 'Asking…';
-  const resp = await fetch(`${base(form.tenant.value)}/freebusy?${query}`);
+  const resp = await call(`${base(form.tenant.value)}/freebusy?${query}`);
   const body = await resp.json();
   if (!resp.ok) {
     status.replaceChildren(el('p', { className: 'error', textContent: body.detail || body.title }));
@@ -81,7 +101,7 @@ async function suggest(form) {
   const list = document.getElementById('directory');
   const options = [];
   for (const kind of ['person', 'room']) {
-    const resp = await fetch(`${base(form.tenant.value)}/directory?${new URLSearchParams({ q: last, kind, max: '10' })}`);
+    const resp = await call(`${base(form.tenant.value)}/directory?${new URLSearchParams({ q: last, kind, max: '10' })}`);
     if (!resp.ok) continue;
     const prefix = form.mailboxes.value.split(',').slice(0, -1).map((m) => m.trim()).filter(Boolean);
     for (const e of (await resp.json()).entries) {
@@ -99,6 +119,14 @@ if (typeof document !== 'undefined') {
   const today = () => new Date().toLocaleDateString('sv'); // YYYY-MM-DD, local
   form.day.value = saved.get('day') || today();
   form.addEventListener('submit', (e) => { e.preventDefault(); show(form); });
+  const keyForm = document.getElementById('key');
+  keyForm.addEventListener('submit', (e) => {
+    e.preventDefault();
+    sessionStorage.setItem(KEY_SLOT, keyForm.key.value.trim());
+    keyForm.key.value = '';
+    keyForm.hidden = true;
+    show(form);
+  });
   form.mailboxes.addEventListener('input', () => suggest(form));
   if (form.mailboxes.value) show(form);
   // Today's timeline refreshes every minute (a wall display, a room panel); the host's cache
