@@ -15,6 +15,7 @@
 //!   outcome per mailbox, over a [`scheduler::ScheduleSource`] (the host's and the edge's).
 //! - [`api`]: the `/v1/freebusy` request (parsing, validation into problem details), response
 //!   and the problems every front end answers with.
+//! - [`slots`]: finding a time: free slots common to groups of people and rooms.
 //! - [`ical`]: iCalendar `VFREEBUSY` rendering.
 //! - [`zones`]: Windows time-zone names to IANA names and back.
 
@@ -23,6 +24,7 @@ pub mod ical;
 pub mod model;
 pub mod provider;
 pub mod scheduler;
+pub mod slots;
 pub mod timeline;
 pub mod view;
 pub mod zones;

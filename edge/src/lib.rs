@@ -1,15 +1,19 @@
-//! freebusy-edge: the `/v1/freebusy` API as a Spin HTTP component.
+//! freebusy-edge: the `/v1/freebusy` and `/v1/availability` API as a Spin HTTP component.
 //!
 //! It holds no provider logic: it imports `freebusy:provider/provider`, which `spin.toml`
 //! satisfies with a provider component (Graph or EWS) as a component dependency. Request
-//! parsing, the scheduler (splitting, retries, joining), rendering and problem bodies all come
-//! from `freebusy-core`, the same code the native host runs, so both answer identically. Provider
+//! parsing, the scheduler (splitting, retries, joining), finding free slots, rendering and
+//! problem bodies all come from `freebusy-core`, the same code the native host runs, so both
+//! answer identically. Provider
 //! settings come from Spin variables named like the provider's settings (`tenant_id`,
 //! `client_secret`, ...), checked as the host checks its config.
 
 mod provider;
 
-use freebusy_core::api::{parse_json_body, parse_query_string, render, respond, Problem, PROBLEM_CONTENT_TYPE};
+use freebusy_core::api::{
+    format_instant, parse_availability_body, parse_json_body, parse_query_string, render, render_ical, respond,
+    AvailabilityRequest, FreeBusyRequest, Problem, PROBLEM_CONTENT_TYPE,
+};
 use freebusy_core::provider::ProviderInfo;
 use freebusy_core::scheduler::{fetch, FetchOptions};
 use spin_sdk::http::{IntoResponse, Method, Request, Response};
@@ -41,18 +45,27 @@ fn now_ms() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
 }
 
+/// What a request asks.
+enum Asked {
+    FreeBusy(FreeBusyRequest),
+    Availability(AvailabilityRequest),
+}
+
 #[http_component]
 async fn handle(req: Request) -> anyhow::Result<impl IntoResponse> {
+    let content_type = req.header("content-type").and_then(|v| v.as_str());
     let parsed = match (req.method(), req.path()) {
         (_, "/healthz") => return Ok(Response::new(200, "ok\n")),
-        (Method::Get, "/v1/freebusy") => parse_query_string(req.query()),
-        (Method::Post, "/v1/freebusy") => {
-            parse_json_body(req.header("content-type").and_then(|v| v.as_str()), req.body())
-        }
+        (Method::Get, "/v1/freebusy") => parse_query_string(req.query()).map(Asked::FreeBusy),
+        (Method::Post, "/v1/freebusy") => parse_json_body(content_type, req.body()).map(Asked::FreeBusy),
         (_, "/v1/freebusy") => Err(Problem::method_not_allowed("GET or POST")),
+        (Method::Post, "/v1/availability") => {
+            parse_availability_body(content_type, req.body()).map(Asked::Availability)
+        }
+        (_, "/v1/availability") => Err(Problem::method_not_allowed("POST")),
         _ => Err(Problem::no_such_route()),
     };
-    let request = match parsed {
+    let asked = match parsed {
         Ok(r) => r,
         Err(p) => return Ok(problem(p)),
     };
@@ -63,10 +76,27 @@ async fn handle(req: Request) -> anyhow::Result<impl IntoResponse> {
     };
     let source = provider::Imported { settings: &settings };
     let limits = info.limits;
-    let outcomes =
-        fetch(&source, &request, limits.max_mailboxes, limits.max_window_days, FetchOptions::default()).await;
-    let resp = respond(&request, outcomes);
-    let accept = req.header("accept").and_then(|v| v.as_str());
-    let (content_type, body) = render(&resp, accept, now_ms());
+    let schedules = |r: FreeBusyRequest| async move {
+        fetch(&source, &r, limits.max_mailboxes, limits.max_window_days, FetchOptions::default()).await
+    };
+    let accept = req.header("accept").and_then(|v| v.as_str()).unwrap_or_default();
+    let (content_type, body) = match asked {
+        Asked::FreeBusy(request) => {
+            let resp = respond(&request, schedules(request.clone()).await);
+            render(&resp, Some(accept), now_ms())
+        }
+        Asked::Availability(request) => {
+            let resp = freebusy_core::api::availability::answer(&request, schedules(request.freebusy_request()).await);
+            if accept.contains("text/calendar") {
+                ("text/calendar; charset=utf-8", render_ical(&resp, &format_instant(now_ms())))
+            } else {
+                ("application/json", resp_json(&resp))
+            }
+        }
+    };
     Ok(Response::builder().status(200).header("content-type", content_type).body(body).build())
+}
+
+fn resp_json(resp: &freebusy_core::api::AvailabilityResponse) -> String {
+    serde_json::to_string(resp).expect("answers serialize")
 }

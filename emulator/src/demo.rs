@@ -2,7 +2,7 @@
 //! week of the demo shows something) with dated items in the week of 23 March 2026, which crosses
 //! the European daylight-saving change (29 March) and is what the end-to-end tests check.
 
-use chrono::{DateTime, Duration, NaiveDate, NaiveTime, Utc, Weekday};
+use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveTime, Utc, Weekday};
 use chrono_tz::Tz;
 
 use crate::tenant::{App, EventSpec, Kind, Mailbox, ShowAs, Tenant, Weekly};
@@ -183,8 +183,17 @@ fn room(
     }
 }
 
-/// The demo tenant.
+/// The demo tenant: its recurring series, the dated week of 23 March 2026 the tests read, and a
+/// working week around the day the emulator starts (so the demo looks alive today).
 pub fn tenant() -> Tenant {
+    let mut t = base_tenant();
+    if let Some(monday) = demo_week(Utc::now().date_naive()) {
+        add_week(&mut t, monday);
+    }
+    t
+}
+
+fn base_tenant() -> Tenant {
     use ShowAs::*;
     let far_future = DateTime::<Utc>::from_timestamp(4_102_444_800, 0).expect("2100-01-01");
     let since = date(2025, 1, 6);
@@ -471,6 +480,110 @@ pub fn tenant() -> Tenant {
     }
 }
 
+/// The working week the demo shows today: this week's Monday to Friday (next week's on a
+/// weekend), or none while "today" lies in the dated weeks the tests read (before April 2026).
+fn demo_week(today: NaiveDate) -> Option<NaiveDate> {
+    if today < date(2026, 4, 6) {
+        return None;
+    }
+    let from_monday = i64::from(today.weekday().num_days_from_monday());
+    Some(if from_monday >= 5 { today + Duration::days(7 - from_monday) } else { today - Duration::days(from_monday) })
+}
+
+/// The Monday of the week the demo shows (see [`demo_week`]), for the demo's printed links.
+pub fn demo_monday(today: NaiveDate) -> NaiveDate {
+    demo_week(today).unwrap_or(date(2026, 3, 23))
+}
+
+/// A plausible working week relative to `monday`, in each mailbox's own zone: meetings, lunches,
+/// a room booked back to back, someone out of office, a tentative hold, a private meeting.
+fn add_week(tenant: &mut Tenant, monday: NaiveDate) {
+    use ShowAs::*;
+    let day = |d: i64| monday + Duration::days(d);
+    let mut add = |local: &str, cal: Cal| {
+        if let Some(m) = tenant.mailboxes.iter_mut().find(|m| m.address.starts_with(&format!("{local}@"))) {
+            m.events.extend(cal.0);
+        }
+    };
+    let lunches = |cal: Cal, at: NaiveTime, organizer: &str| {
+        (0..5).fold(cal, |c, d| c.add("Lunch", day(d), at, 45, Busy, organizer, None))
+    };
+    add(
+        "adele.vance",
+        lunches(
+            Cal::new()
+                .add("Roadmap review", day(0), hm(10, 0), 90, Busy, "Adele Vance", None)
+                .add("Design sync", day(1), hm(14, 0), 60, Busy, "Megan Bowen", None)
+                .add("Hold: partner call", day(2), hm(15, 0), 60, Tentative, "Adele Vance", None)
+                .add("1:1 with Johanna", day(3), hm(16, 0), 30, Busy, "Adele Vance", None)
+                .private()
+                .add("Hiring panel", day(4), hm(9, 30), 60, Busy, "Patti Fernandez", None),
+            hm(12, 30),
+            "Adele Vance",
+        ),
+    );
+    add(
+        "megan.bowen",
+        lunches(Cal::new(), hm(12, 0), "Megan Bowen")
+            .add("Pipeline review", day(0), hm(11, 0), 60, Busy, "Megan Bowen", None)
+            .add("Customer demo", day(1), hm(13, 0), 60, Tentative, "Alex Wilber", None)
+            .all_day("Vacation", day(2), 2, Oof, "Megan Bowen"),
+    );
+    add(
+        "johanna.lorenz",
+        lunches(Cal::new(), hm(12, 0), "Johanna Lorenz")
+            .add("Roadmap review", day(0), hm(10, 0), 90, Busy, "Adele Vance", None)
+            .add("1:1 with Adele", day(3), hm(16, 0), 30, Busy, "Adele Vance", None)
+            .private(),
+    );
+    add(
+        "pradeep.gupta",
+        Cal::new().add("Sprint planning", day(1), hm(10, 0), 120, Busy, "Pradeep Gupta", None).add(
+            "Architecture review",
+            day(3),
+            hm(15, 0),
+            60,
+            Busy,
+            "Lidia Holloway",
+            None,
+        ),
+    );
+    add(
+        "diego.siciliani",
+        Cal::new().add("Budget check-in", day(0), hm(13, 0), 60, Busy, "Diego Siciliani", None).add(
+            "Vendor call",
+            day(2),
+            hm(10, 0),
+            60,
+            Tentative,
+            "Diego Siciliani",
+            None,
+        ),
+    );
+    add(
+        "room.adams",
+        Cal::new()
+            .add("Roadmap review", day(0), hm(10, 0), 90, Busy, "Adele Vance", None)
+            .add("Interviews", day(1), hm(9, 0), 60, Busy, "Patti Fernandez", None)
+            .add("Interviews", day(1), hm(10, 0), 60, Busy, "Patti Fernandez", None)
+            .add("Interviews", day(1), hm(11, 0), 60, Busy, "Patti Fernandez", None)
+            .add("Hiring panel", day(4), hm(9, 30), 60, Busy, "Patti Fernandez", None),
+    );
+    add(
+        "room.baker",
+        Cal::new().add("Pipeline review", day(0), hm(11, 0), 60, Busy, "Megan Bowen", None).add(
+            "Customer demo",
+            day(1),
+            hm(13, 0),
+            60,
+            Busy,
+            "Alex Wilber",
+            None,
+        ),
+    );
+    add("room.crystal", Cal::new().add("Offsite prep", day(2), hm(10, 0), 120, Busy, "Lee Gu", None));
+}
+
 /// The demo tenant plus `extra` generated people (`person1@contoso.com`, ...), each with a daily
 /// stand-up and a weekly meeting in one of several zones: for measurements at scale.
 pub fn scaled(extra: usize) -> Tenant {
@@ -511,4 +624,77 @@ pub fn scaled(extra: usize) -> Tenant {
         tenant.mailboxes.push(m);
     }
     tenant
+}
+
+/// The second customer tenant, "Fabrikam": other people and a room, none of them Contoso's. It
+/// has no app of its own; the vendor's multi-tenant app reads it once its admin consents.
+pub const FABRIKAM_TENANT_ID: &str = "9c1e7b3d-4f2a-4d8e-b6a0-3e5f7c9d1b2a";
+/// Fabrikam's verified domain.
+pub const FABRIKAM_DOMAIN: &str = "fabrikam.com";
+
+/// A SaaS vendor's multi-tenant app (registered in the vendor's own directory): customers'
+/// admins consent to it, after which it reads their free/busy with application permissions.
+pub const VENDOR_CLIENT_ID: &str = "e4a2c6b8-1d3f-4a5b-9c7d-8e0f2a4b6c8d";
+/// Its secret (an emulator-only demo value).
+pub const VENDOR_CLIENT_SECRET: &str = "vendor~secret~not-a-real-credential";
+
+/// The vendor's app: it asks for Calendars.ReadBasic, and may redirect admins back to any
+/// loopback address (tests and demos pick free ports).
+pub fn vendor_app() -> crate::consent::MultiTenantApp {
+    crate::consent::MultiTenantApp {
+        client_id: VENDOR_CLIENT_ID.into(),
+        display_name: "Booking vendor (multi-tenant)".into(),
+        secret: VENDOR_CLIENT_SECRET.into(),
+        requested_roles: vec!["Calendars.ReadBasic".into()],
+        redirect_prefixes: vec!["http://127.0.0.1:".into(), "http://localhost:".into()],
+    }
+}
+
+/// Fabrikam, with its own people and one room.
+pub fn fabrikam() -> Tenant {
+    use ShowAs::*;
+    let since = date(2025, 1, 6);
+    let at_fabrikam = |mut m: Mailbox| {
+        m.address = m.address.replace(DOMAIN, FABRIKAM_DOMAIN);
+        m
+    };
+    let people = [
+        ("kenji.sato", "Kenji Sato", chrono_tz::Asia::Tokyo, "Tokyo Standard Time", "Design crit", hm(11, 0)),
+        ("ines.garcia", "Inés García", chrono_tz::Europe::Madrid, "Romance Standard Time", "Ops review", hm(10, 0)),
+        ("sam.okafor", "Sam Okafor", chrono_tz::Africa::Lagos, "W. Central Africa Standard Time", "Standup", hm(9, 0)),
+    ];
+    let mut mailboxes: Vec<Mailbox> = people
+        .into_iter()
+        .map(|(local, name, tz, windows_zone, meeting, at)| {
+            let cal = Cal::new().add(meeting, since, at, 60, Busy, name, weekly(weekdays(), None, vec![]));
+            at_fabrikam(person(Person { local, name, tz, windows_zone, hours: (hm(9, 0), hm(17, 0)) }, true, cal))
+        })
+        .collect();
+    mailboxes.push(at_fabrikam(room(
+        "room.harbour",
+        "Harbour Room",
+        chrono_tz::Europe::Madrid,
+        "Romance Standard Time",
+        6,
+        "Madrid office",
+        Cal::new().add(
+            "Client visit",
+            since,
+            hm(14, 0),
+            90,
+            Busy,
+            "Inés García",
+            weekly(vec![Weekday::Wed], None, vec![]),
+        ),
+    )));
+    Tenant {
+        id: FABRIKAM_TENANT_ID.into(),
+        domain: FABRIKAM_DOMAIN.into(),
+        display_name: "Fabrikam".into(),
+        apps: Vec::new(),
+        mailboxes,
+        ews_accounts: Vec::new(),
+        ews_enabled: true,
+        room_lists: Vec::new(),
+    }
 }

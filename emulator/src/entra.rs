@@ -123,6 +123,11 @@ pub async fn token(
             "The request body must contain the following parameter: 'client_id'.",
         );
     };
+    if tenant.apps.iter().all(|a| !a.client_id.eq_ignore_ascii_case(&client_id)) {
+        if let Some(app) = emu.multi_tenant_apps.iter().find(|a| a.client_id.eq_ignore_ascii_case(&client_id)) {
+            return multi_tenant_token(&emu, tenant, app, secret.as_deref(), &form, &headers);
+        }
+    }
     let Some(app) = tenant.apps.iter().find(|a| a.client_id.eq_ignore_ascii_case(&client_id)) else {
         return error(
             StatusCode::BAD_REQUEST,
@@ -200,12 +205,79 @@ pub async fn token(
             &format!("The provided request must include a 'scope' input parameter. The provided value for the input parameter 'scope' is not valid: '{scope}'. The scope for the client credentials flow must be a resource identifier followed by /.default."),
         );
     };
-    let now = Utc::now();
-    let expires = now + Duration::seconds(emu.token_lifetime_secs);
     // Roles are those consented for the token's resource.
     let roles =
         if resource == "https://outlook.office365.com" { app.exchange_roles.clone() } else { app.roles.clone() };
-    let access_token = jwt(resource, tenant, app, &roles, now, expires);
+    issue(&emu, resource, tenant, app, roles)
+}
+
+/// Client credentials for a multi-tenant app in a customer tenant: its secret, then the customer's
+/// consent (https://learn.microsoft.com/entra/identity-platform/v2-admin-consent): without one
+/// AADSTS700016, while it takes effect AADSTS7000229, then a token with the consented roles (none
+/// when the admin consented without the application permissions).
+fn multi_tenant_token(
+    emu: &Emu,
+    tenant: &crate::tenant::Tenant,
+    app: &crate::consent::MultiTenantApp,
+    secret: Option<&str>,
+    form: &HashMap<String, String>,
+    headers: &HeaderMap,
+) -> Response {
+    let rejected = emu.next_fault_where(|f| matches!(f, crate::Fault::SecretRejected)).is_some();
+    if secret != Some(app.secret.as_str()) || rejected {
+        return error(
+            StatusCode::UNAUTHORIZED,
+            "invalid_client",
+            7000215,
+            &format!("Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '{}'.", app.client_id),
+        );
+    }
+    let roles = match crate::consent::roles_for(emu, tenant, &app.client_id) {
+        Ok(roles) => roles,
+        Err((code, message)) => return error(StatusCode::BAD_REQUEST, "unauthorized_client", code, &message),
+    };
+    let scope = form.get("scope").map(String::as_str).unwrap_or("");
+    let host_header = headers.get("host").and_then(|h| h.to_str().ok());
+    let Some(resource) =
+        scope.strip_suffix("/.default").filter(|r| crate::clouds::check_resource(host_header, r).is_ok())
+    else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "invalid_scope",
+            70011,
+            &format!("The provided value for the input parameter 'scope' is not valid: '{scope}'. The scope for the client credentials flow must be a resource identifier followed by /.default."),
+        );
+    };
+    let registered = crate::tenant::App {
+        client_id: app.client_id.clone(),
+        display_name: app.display_name.clone(),
+        secret: app.secret.clone(),
+        secret_expires: Utc::now() + Duration::days(365),
+        roles: roles.clone(),
+        exchange_roles: Vec::new(),
+        certificates: Vec::new(),
+        public_client: false,
+        delegated_scopes: Vec::new(),
+        delegated_exchange_scopes: Vec::new(),
+    };
+    issue(emu, resource, tenant, &registered, roles)
+}
+
+/// An app-only access token for `resource`, remembered for the resource servers.
+fn issue(
+    emu: &Emu,
+    resource: &str,
+    tenant: &crate::tenant::Tenant,
+    app: &crate::tenant::App,
+    roles: Vec<String>,
+) -> Response {
+    let now = Utc::now();
+    let expires = now + Duration::seconds(emu.token_lifetime_secs);
+    let access_token = if emu.opaque_tokens {
+        format!("EwB{}", random_id())
+    } else {
+        jwt(resource, tenant, app, &roles, now, expires)
+    };
     emu.tokens.lock().expect("token table").insert(
         access_token.clone(),
         IssuedToken {

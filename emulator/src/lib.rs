@@ -13,6 +13,7 @@
 
 pub mod calendar;
 pub mod clouds;
+pub mod consent;
 pub mod delegated;
 pub mod demo;
 pub mod directory;
@@ -85,6 +86,9 @@ pub struct State {
     pub(crate) refresh_token_lifetime_secs: i64,
     pub(crate) ews_schema_dir: Option<std::path::PathBuf>,
     pub(crate) ews_max_window_days: i64,
+    pub(crate) multi_tenant_apps: Vec<consent::MultiTenantApp>,
+    pub(crate) opaque_tokens: bool,
+    pub(crate) consents: Mutex<consent::Consents>,
     ews_bodies: Mutex<Vec<String>>,
     token_requests: AtomicU64,
     get_schedule_requests: AtomicU64,
@@ -158,18 +162,26 @@ pub struct Options {
     /// (https://learn.microsoft.com/exchange/client-developer/web-service-reference/timewindow), 62 on Exchange Online
     /// (as seen through Graph, microsoftgraph/microsoft-graph-docs#19703).
     pub ews_max_window_days: i64,
+    /// Apps registered once and usable in any tenant whose admin consents to them.
+    pub multi_tenant_apps: Vec<consent::MultiTenantApp>,
+    /// Issue app-only access tokens that are not JWTs: Microsoft documents access tokens as
+    /// opaque to clients, and tokens for its own APIs may be encrypted
+    /// (https://learn.microsoft.com/entra/identity-platform/access-tokens).
+    pub opaque_tokens: bool,
 }
 
 impl Default for Options {
     fn default() -> Self {
         Options {
             token_lifetime_secs: 3599,
-            tenants: vec![demo::tenant()],
+            tenants: vec![demo::tenant(), demo::fabrikam()],
             device_code_interval_secs: 5,
             device_code_lifetime_secs: 900,
             refresh_token_lifetime_secs: 90 * 86_400,
             ews_schema_dir: None,
             ews_max_window_days: 42,
+            multi_tenant_apps: vec![demo::vendor_app()],
+            opaque_tokens: false,
         }
     }
 }
@@ -231,6 +243,17 @@ impl Emulator {
             }
         });
         Ok((Emulator { base_url, state, shutdown: Some(tx) }, ca_pem))
+    }
+
+    /// What the next customer admin on the consent screen will do.
+    pub fn queue_consent(&self, decision: consent::ConsentDecision) {
+        self.state.consents.lock().expect("consents").decisions.push_back(decision);
+    }
+
+    /// The admin of `tenant` removes the app's consent (deletes its service principal).
+    pub fn revoke_consent(&self, tenant: &str, client_id: &str) {
+        let Some(t) = self.state.tenant(tenant) else { return };
+        self.state.consents.lock().expect("consents").grants.remove(&(t.id.clone(), client_id.to_string()));
     }
 
     /// Queue a fault for the next Graph request.
@@ -302,6 +325,9 @@ fn state(options: Options) -> Arc<State> {
         refresh_token_lifetime_secs: options.refresh_token_lifetime_secs,
         ews_schema_dir: options.ews_schema_dir,
         ews_max_window_days: options.ews_max_window_days,
+        multi_tenant_apps: options.multi_tenant_apps,
+        opaque_tokens: options.opaque_tokens,
+        consents: Mutex::new(consent::Consents::default()),
         ews_bodies: Mutex::new(Vec::new()),
         token_requests: AtomicU64::new(0),
         get_schedule_requests: AtomicU64::new(0),
@@ -339,6 +365,7 @@ fn test_ca() -> anyhow::Result<(rustls::ServerConfig, String)> {
 fn router(state: Arc<State>) -> Router {
     Router::new()
         .route("/{tenant}/oauth2/v2.0/token", post(entra::token))
+        .route("/{tenant}/v2.0/adminconsent", get(consent::admin_consent))
         .route("/{tenant}/v2.0/.well-known/openid-configuration", get(entra::openid_configuration))
         .route("/{tenant}/oauth2/v2.0/devicecode", post(delegated::devicecode))
         .route("/{tenant}/oauth2/v2.0/authorize", get(delegated::authorize))

@@ -155,3 +155,38 @@ pub fn remove_tenant(store: &Store, name: &str) -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+/// `freebusy find`'s table: one line per slot in `tz`, with the rooms free for it; the mailboxes
+/// that could not be read, and why there may be no slot.
+pub fn slot_table(resp: &freebusy_core::api::AvailabilityResponse, tz: chrono_tz::Tz) -> String {
+    let local = |t: &str| {
+        chrono::DateTime::parse_from_rfc3339(t)
+            .map(|d| d.with_timezone(&tz))
+            .map_or_else(|_| t.to_string(), |d| d.format("%a %d %b %H:%M").to_string())
+    };
+    let mut out = format!("Free slots of {} minutes ({}):\n", resp.duration_minutes, resp.time_zone);
+    for slot in &resp.slots {
+        let end = local(&slot.end);
+        let end = end.rsplit(' ').next().unwrap_or_default();
+        let rooms = slot.groups.get(1).map(|g| format!("   rooms: {}", g.free.join(", "))).unwrap_or_default();
+        out.push_str(&format!("  {}-{end}{rooms}\n", local(&slot.start)));
+    }
+    if resp.slots.is_empty() {
+        out.push_str("  none\n");
+    }
+    if resp.truncated {
+        out.push_str("  (more: raise --max)\n");
+    }
+    for b in &resp.blocked_by {
+        out.push_str(&format!(
+            "no slot can be offered: {} could not be read ({}: {})\n",
+            b.mailbox, b.error.code, b.error.message
+        ));
+    }
+    for m in resp.mailboxes.iter().filter(|m| m.error.is_some()) {
+        if let Some(e) = &m.error {
+            out.push_str(&format!("could not read {}: {}\n", m.mailbox, e.code));
+        }
+    }
+    out
+}

@@ -55,6 +55,9 @@ pub struct Config {
     /// Access-log lines name the mailboxes asked about (off: only how many).
     #[serde(default)]
     pub log_addresses: bool,
+    /// Customer tenants onboarded by admin consent to one multi-tenant app.
+    #[serde(default)]
+    pub onboarding: Option<crate::onboarding::OnboardingSettings>,
     /// Provider components by name.
     #[serde(default)]
     pub providers: BTreeMap<String, ProviderSection>,

@@ -14,6 +14,7 @@
 //! - [`http`], [`metrics`]: the API and what it counts.
 //! - [`auth`], [`store`]: API keys; the SQLite store of run-time tenants, keys, onboarding,
 //!   credential health and sealed secrets.
+//! - [`onboarding`]: customer tenants added by admin consent to a multi-tenant app.
 //! - [`login`], [`files`]: delegated sign-in, and the private files it writes.
 
 pub mod auth;
@@ -24,6 +25,7 @@ pub mod files;
 pub mod http;
 pub mod login;
 pub mod metrics;
+pub mod onboarding;
 pub mod runtime;
 pub mod service;
 pub mod single_flight;

@@ -70,6 +70,42 @@ enum Command {
         #[arg(long)]
         ical: bool,
     },
+    /// Find a time: free slots common to people and (any one of) rooms, printed as a table.
+    Find {
+        /// Config file (TOML).
+        #[arg(long, short, env = "FREEBUSY_CONFIG")]
+        config: PathBuf,
+        /// Tenant name (default: the config's default tenant).
+        #[arg(long)]
+        tenant: Option<String>,
+        /// Comma-separated people who must all be free.
+        #[arg(long, required = true)]
+        mailboxes: String,
+        /// Comma-separated rooms, any one of which will do.
+        #[arg(long)]
+        rooms: Option<String>,
+        /// Meeting length in minutes.
+        #[arg(long, default_value_t = 30)]
+        duration: i64,
+        /// Days to search, from today (or --start).
+        #[arg(long, default_value_t = 5)]
+        days: i64,
+        /// First day (YYYY-MM-DD; default today).
+        #[arg(long)]
+        start: Option<String>,
+        /// Minutes between slot starts.
+        #[arg(long, default_value_t = 15)]
+        interval: i64,
+        /// The zone slots are aligned and shown in (IANA; default UTC).
+        #[arg(long, default_value = "UTC")]
+        time_zone: String,
+        /// Minutes kept clear before and after.
+        #[arg(long, default_value_t = 0)]
+        buffer: i64,
+        /// At most this many slots.
+        #[arg(long, default_value_t = 20)]
+        max: i64,
+    },
     /// Validate the config and sign in once for each tenant: say what permission is missing. A
     /// success reopens sign-ins for a tenant whose credentials were refused.
     Check {
@@ -113,6 +149,16 @@ enum Command {
         config: Option<PathBuf>,
         #[command(subcommand)]
         action: TenantsAction,
+    },
+    /// Invite a customer's admin to consent to the multi-tenant app (`[onboarding]`): prints a
+    /// single-use link.
+    Invite {
+        /// Config file (TOML).
+        #[arg(long, short, env = "FREEBUSY_CONFIG")]
+        config: PathBuf,
+        /// The tenant name the customer will have (in URLs).
+        #[arg(long)]
+        name: String,
     },
     /// The store itself.
     Store {
@@ -236,6 +282,34 @@ async fn main() -> anyhow::Result<()> {
                 println!("{}", serde_json::to_string_pretty(&resp)?);
             }
         }
+        Command::Find { config, tenant, mailboxes, rooms, duration, days, start, interval, time_zone, buffer, max } => {
+            let (_, service) = load(&config).await?;
+            let tz = freebusy_core::slots::zone(&time_zone)
+                .ok_or_else(|| anyhow::anyhow!("unknown time zone '{time_zone}'"))?;
+            let first = match start {
+                Some(d) => chrono::NaiveDate::parse_from_str(&d, "%Y-%m-%d")
+                    .map_err(|_| anyhow::anyhow!("--start '{d}' is not YYYY-MM-DD"))?,
+                None => chrono::Utc::now().with_timezone(&tz).date_naive(),
+            };
+            let local = |d: chrono::NaiveDate| {
+                use chrono::TimeZone as _;
+                tz.from_local_datetime(&d.and_hms_opt(0, 0, 0).expect("midnight")).earliest().map(|t| t.to_rfc3339())
+            };
+            let mut participants = vec![serde_json::json!({ "mailboxes": [mailboxes], "required": "all" })];
+            if let Some(rooms) = rooms {
+                participants.push(serde_json::json!({ "mailboxes": [rooms], "required": 1 }));
+            }
+            let body = serde_json::json!({
+                "start": local(first), "end": local(first + chrono::Duration::days(days)), "duration": duration,
+                "participants": participants, "interval": interval, "timeZone": time_zone,
+                "buffer": { "before": buffer, "after": buffer }, "maxSlots": max,
+            });
+            let req =
+                freebusy_core::api::parse_availability_body(Some("application/json"), body.to_string().as_bytes())
+                    .map_err(|p| anyhow::anyhow!("{}", p.detail))?;
+            let resp = service.tenant(tenant.as_deref())?.availability(&req).await;
+            print!("{}", cli::slot_table(&resp, tz));
+        }
         Command::Check { config, tenant } => {
             let (_, service) = load(&config).await?;
             let today = chrono::Utc::now().date_naive();
@@ -245,6 +319,9 @@ async fn main() -> anyhow::Result<()> {
                 let h = t.health(today, CheckMode::Explicit).await;
                 let verdict = if h.ok { "ok" } else { "FAILED" };
                 println!("{}: {verdict} ({} {}): {}", h.tenant, info.name, info.version, h.summary);
+                if let Some(consent) = freebusy_host::onboarding::consent_of(&service, &h)? {
+                    println!("  consent: {}: {}", consent.state, consent.detail);
+                }
                 for m in &h.missing {
                     println!("  missing: {m}");
                 }
@@ -311,6 +388,22 @@ async fn main() -> anyhow::Result<()> {
                 }
                 TenantsAction::List => print!("{}", cli::list_tenants(&loaded, &store)?),
             }
+        }
+        Command::Invite { config, name } => {
+            let loaded = LoadedConfig::from_file(&config)?;
+            let settings = loaded
+                .config
+                .onboarding
+                .clone()
+                .ok_or_else(|| anyhow::anyhow!("the config has no [onboarding] table"))?;
+            let store = loaded.open_store()?;
+            let taken = cli::tenant_names(&loaded, &store)?;
+            let url = freebusy_host::onboarding::invite(&settings, &store, &name, &taken)?;
+            println!(
+                "Send this link to {name}'s Microsoft 365 admin (it works once, for {} hours):",
+                settings.invitation_ttl_hours
+            );
+            println!("{url}");
         }
         Command::Store { action: StoreAction::NewKey } => {
             println!("{}", freebusy_host::store::seal::SealKey::generate()?);

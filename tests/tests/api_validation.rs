@@ -111,7 +111,7 @@ async fn live_answers_match_the_openapi_document_the_host_serves() {
     let out = tokio::process::Command::new("python3").arg(script).arg(&stack.api).output().await.unwrap();
     let said = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{said}{}", String::from_utf8_lossy(&out.stderr));
-    assert_eq!(said.lines().filter(|l| l.starts_with("ok ")).count(), 11, "{said}");
+    assert_eq!(said.lines().filter(|l| l.starts_with("ok ")).count(), 14, "{said}");
 }
 
 #[tokio::test]

@@ -150,3 +150,46 @@ async fn on_shutdown_requests_in_flight_are_answered_before_the_server_stops() {
         .unwrap()
         .unwrap();
 }
+
+/// A Graph tenant whose app is `client` with `secret`, probing `probe` when the token is opaque.
+fn probing_tenant(name: &str, url: &str, client: &str, secret: &str, probe: Option<&str>) -> String {
+    let probe = probe.map(|p| format!("probe_mailbox = \"{p}\"\n")).unwrap_or_default();
+    format!("{}{probe}", tenant(name, url, client, secret, None))
+}
+
+#[tokio::test]
+async fn with_opaque_tokens_the_permission_check_is_decided_by_a_probe_and_says_so() {
+    let options = freebusy_emulator::Options { opaque_tokens: true, ..Default::default() };
+    let stack = freebusy_tests::start_with(options, RuntimeSettings::default(), |url| {
+        [
+            probing_tenant("contoso", url, demo::CLIENT_ID, demo::CLIENT_SECRET, Some("room.adams@contoso.com")),
+            probing_tenant(
+                "noconsent",
+                url,
+                demo::UNCONSENTED_CLIENT_ID,
+                "unconsented~secret",
+                Some("room.adams@contoso.com"),
+            ),
+            probing_tenant("noprobe", url, demo::CLIENT_ID, demo::CLIENT_SECRET, None),
+        ]
+        .concat()
+    })
+    .await;
+    // The token is not a JWT, yet a working tenant is not reported as lacking a permission.
+    let ok = health(&stack.api, "contoso").await;
+    assert_eq!(ok["ok"], true, "{ok}");
+    assert!(ok["summary"].as_str().unwrap().contains("probe"), "{ok}");
+    let refused = health(&stack.api, "noconsent").await;
+    assert_eq!(refused["ok"], false);
+    assert!(refused["missing"][0].as_str().unwrap().contains("ErrorAccessDenied"), "{refused}");
+    let unchecked = health(&stack.api, "noprobe").await;
+    assert!(unchecked["summary"].as_str().unwrap().contains("not checked"), "{unchecked}");
+    // And queries work with opaque tokens.
+    let (status, _, body) = get(&format!(
+        "{}/v1/freebusy?mailboxes=adele.vance@contoso.com&start=2026-03-23T00:00:00Z&end=2026-03-24T00:00:00Z",
+        stack.api
+    ))
+    .await;
+    assert_eq!(status, 200);
+    assert!(body.contains("\"busy\":[{"), "{body}");
+}

@@ -142,6 +142,27 @@ async fn the_edge_under_spin_answers_exactly_like_the_host() {
     assert_eq!(without_dtstamp(&hb), without_dtstamp(&eb));
     assert!(eb.contains("BEGIN:VFREEBUSY"));
 
+    // Finding a time: the same slots from the same core code, at the edge as in the host.
+    let find = serde_json::json!({
+        "start": "2026-03-23T00:00:00Z", "end": "2026-03-28T00:00:00Z", "duration": 30,
+        "participants": [ { "mailboxes": ["adele.vance@contoso.com", "megan.bowen@contoso.com"], "required": "all" },
+                          { "mailboxes": ["room.adams@contoso.com", "room.baker@contoso.com"], "required": 1 } ],
+        "interval": 15, "timeZone": "Europe/Berlin", "buffer": { "before": 5, "after": 5 }, "maxSlots": 100 });
+    let post = |base: String, body: serde_json::Value| async move {
+        let resp = reqwest::Client::new().post(format!("{base}/v1/availability")).json(&body).send().await.unwrap();
+        (resp.status().as_u16(), resp.text().await.unwrap())
+    };
+    let (hs, hb) = post(host.api.clone(), find.clone()).await;
+    let (es, eb) = post(edge.url.clone(), find).await;
+    assert_eq!((hs, es), (200, 200), "{eb}");
+    let (h, e): (serde_json::Value, serde_json::Value) =
+        (serde_json::from_str(&hb).unwrap(), serde_json::from_str(&eb).unwrap());
+    assert!(!e["slots"].as_array().unwrap().is_empty(), "{eb}");
+    assert_eq!(h, e, "availability differs between host and edge");
+    let (hs, hb) = post(host.api.clone(), serde_json::json!({ "duration": 3 })).await;
+    let (es, eb) = post(edge.url.clone(), serde_json::json!({ "duration": 3 })).await;
+    assert_eq!((hs, hb), (es, eb), "the same problem for a bad body");
+
     // Many queries each, one token each: the host keeps it in its key-value store, the provider
     // under Spin in Spin's `default` store.
     assert_eq!(host.emulator.stats().token_requests, 2);

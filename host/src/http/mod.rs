@@ -5,17 +5,20 @@
 //! edge answers, from `freebusy-core`), never a panic and never an empty "free" answer.
 //!
 //! - [`auth`]: API keys (401/403 with `WWW-Authenticate`).
-//! - [`freebusy`], [`directory`]: the read routes.
+//! - [`freebusy`], [`availability`], [`directory`]: the read routes.
 //! - [`ops`]: liveness, readiness, metrics, tenant health.
 //! - [`admin`]: reload, tenant overview.
+//! - [`onboarding`]: invitations, the admin-consent round trip.
 //!
 //! Every response carries `x-request-id` (the client's, when it sent a usable one), every log
 //! line of the request carries it, and each request ends with one access-log line.
 
 pub mod admin;
 pub mod auth;
+pub mod availability;
 pub mod directory;
 pub mod freebusy;
+pub mod onboarding;
 pub mod ops;
 
 use std::sync::{Arc, Mutex};
@@ -52,11 +55,17 @@ pub fn router(service: Arc<Service>) -> Router {
     Router::new()
         .route("/v1/freebusy", get(freebusy::get_default).post(freebusy::post_default))
         .route("/v1/tenants/{tenant}/freebusy", get(freebusy::get_tenant).post(freebusy::post_tenant))
+        .route("/v1/availability", post(availability::default_tenant))
+        .route("/v1/tenants/{tenant}/availability", post(availability::tenant))
         .route("/v1/directory", get(directory::default_tenant))
         .route("/v1/tenants/{tenant}/directory", get(directory::tenant))
         .route("/v1/tenants/{tenant}/health", get(ops::tenant_health))
         .route("/v1/admin/tenants", get(admin::tenants))
         .route("/v1/admin/reload", post(admin::reload))
+        .route("/v1/admin/invitations", post(onboarding::invite))
+        .route("/v1/admin/onboarding", get(onboarding::list).post(onboarding::consent_link))
+        .route("/onboarding/start", get(onboarding::start))
+        .route("/onboarding/callback", get(onboarding::callback))
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz_with_key))
         .route("/metrics", get(ops::metrics_with_key))

@@ -27,6 +27,15 @@ pub async fn readyz(State(service): State<Arc<Service>>) -> Response {
     let snapshot = service.snapshot();
     let store = service.store().data_version().map(|_| "ok".to_string()).unwrap_or_else(|e| e.to_string());
     let open: Vec<&str> = snapshot.tenants().filter(|t| t.circuit.is_open()).map(|t| t.name.as_str()).collect();
+    // Onboarded tenants whose consent does not work (yet): for the admin, not for readiness.
+    let consent: Vec<serde_json::Value> = service
+        .store()
+        .onboardings()
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|r| r.state != "working")
+        .map(|r| serde_json::json!({ "tenant": r.tenant, "state": r.state, "detail": r.detail }))
+        .collect();
     let ready = store == "ok";
     let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
     let body = serde_json::json!({
@@ -35,6 +44,7 @@ pub async fn readyz(State(service): State<Arc<Service>>) -> Response {
         "tenants": snapshot.tenants().count(),
         // Informational: a tenant whose credentials were refused does not make the instance unready.
         "openCircuits": open,
+        "consent": consent,
     });
     (status, axum::Json(body)).into_response()
 }
@@ -82,6 +92,10 @@ pub async fn tenant_health(
             return denied.into_response();
         }
     }
-    let health = tenant.health(chrono::Utc::now().date_naive(), CheckMode::ThroughCircuit).await;
+    let mut health = tenant.health(chrono::Utc::now().date_naive(), CheckMode::ThroughCircuit).await;
+    health.consent = crate::onboarding::consent_of(&service, &health).unwrap_or_else(|e| {
+        tracing::warn!(error = %format!("{e:#}"), "reading the onboarding record failed");
+        None
+    });
     axum::Json(health).into_response()
 }

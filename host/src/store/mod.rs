@@ -22,8 +22,9 @@ use seal::{SealError, SealKey};
 
 /// The schema, one step per release that changed it; applied in order on open.
 fn migrations() -> Migrations<'static> {
-    Migrations::new(vec![M::up(
-        "CREATE TABLE api_keys (
+    Migrations::new(vec![
+        M::up(
+            "CREATE TABLE api_keys (
             id TEXT PRIMARY KEY,
             name TEXT NOT NULL,
             tenant TEXT,
@@ -76,7 +77,17 @@ fn migrations() -> Migrations<'static> {
             key TEXT PRIMARY KEY,
             value BLOB NOT NULL
         );",
-    )])
+        ),
+        M::up(
+            "CREATE TABLE onboardings (
+            tenant TEXT PRIMARY KEY,
+            state TEXT NOT NULL,
+            detail TEXT NOT NULL,
+            consented INTEGER,
+            updated INTEGER NOT NULL
+        );",
+        ),
+    ])
 }
 
 /// Why the store could not do something.
@@ -145,6 +156,23 @@ pub struct HealthRecord {
     pub last_tried: i64,
     /// When `freebusy check` last succeeded for the tenant (ms).
     pub checked_ok: Option<i64>,
+}
+
+/// Where a tenant's onboarding by admin consent stands.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OnboardingRecord {
+    /// The tenant (the invitation's name).
+    pub tenant: String,
+    /// `working`, `propagating`, `not-consented`, `no-application-permissions`, `revoked`,
+    /// `declined`.
+    pub state: String,
+    /// What it means and what to do, for an admin.
+    pub detail: String,
+    /// When the admin consented (ms), if they did.
+    pub consented: Option<i64>,
+    /// When this was recorded (ms).
+    pub updated: i64,
 }
 
 /// The store.
@@ -413,6 +441,38 @@ impl Store {
             }
             tx.commit()?;
             Ok(found)
+        })
+    }
+
+    // ---- onboarding ----
+
+    /// Record where a tenant's onboarding stands.
+    pub fn put_onboarding(&self, r: &OnboardingRecord) -> Result<(), StoreError> {
+        self.with(|c| {
+            c.execute(
+                "INSERT INTO onboardings (tenant, state, detail, consented, updated) VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT(tenant) DO UPDATE SET state = ?2, detail = ?3, consented = COALESCE(?4, consented), updated = ?5",
+                params![r.tenant, r.state, r.detail, r.consented, r.updated],
+            )
+            .map(drop)
+        })
+    }
+
+    /// Every onboarding, by tenant.
+    pub fn onboardings(&self) -> Result<Vec<OnboardingRecord>, StoreError> {
+        self.with(|c| {
+            let mut q =
+                c.prepare("SELECT tenant, state, detail, consented, updated FROM onboardings ORDER BY tenant")?;
+            let rows = q.query_map([], |r| {
+                Ok(OnboardingRecord {
+                    tenant: r.get(0)?,
+                    state: r.get(1)?,
+                    detail: r.get(2)?,
+                    consented: r.get(3)?,
+                    updated: r.get(4)?,
+                })
+            })?;
+            rows.collect()
         })
     }
 

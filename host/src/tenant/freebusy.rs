@@ -7,27 +7,48 @@
 use std::ops::Range;
 use std::sync::Arc;
 
-use freebusy_core::api::{respond, FreeBusyRequest, FreeBusyResponse};
+use freebusy_core::api::{respond, AvailabilityRequest, AvailabilityResponse, FreeBusyRequest, FreeBusyResponse};
 use freebusy_core::model::{ErrorCode, MailboxError};
 use freebusy_core::provider::MailboxSchedule;
 use freebusy_core::scheduler::MailboxOutcome;
 
 use super::Tenant;
+
+/// Schedules for a request's mailboxes, with where each came from.
+pub struct Fetched {
+    /// Each mailbox's schedule or error, in request order.
+    pub outcomes: Vec<MailboxOutcome>,
+    /// Seconds since the upstream answered, for those served from the cache.
+    pub ages: Vec<Option<u64>>,
+    /// Why a fresh answer could not be had, for those served stale.
+    pub stale: Vec<Option<MailboxError>>,
+}
 use crate::cache::{days_of, window_of, Cached};
 
 impl Tenant {
     /// Answer a free/busy request.
     pub async fn freebusy(self: &Arc<Self>, req: &FreeBusyRequest) -> FreeBusyResponse {
+        let fetched = self.schedules(req).await;
+        let mut resp = respond(req, fetched.outcomes);
+        for ((result, age), stale) in resp.mailboxes.iter_mut().zip(fetched.ages).zip(fetched.stale) {
+            result.cache_age_seconds = age;
+            result.stale = stale;
+        }
+        self.count_errors(&resp);
+        resp
+    }
+
+    /// Each mailbox's schedule over `req`'s window, in request order: from the cache where it
+    /// is fresh, else fetched (or, while the upstream fails, stale from the cache).
+    pub async fn schedules(self: &Arc<Self>, req: &FreeBusyRequest) -> Fetched {
+        let n = req.mailboxes.len();
         if !self.cache.serves(req.details, req.upstream_view) {
-            let resp = respond(req, self.fetch(req).await);
-            self.count_errors(&resp);
-            return resp;
+            return Fetched { outcomes: self.fetch(req).await, ages: vec![None; n], stale: vec![None; n] };
         }
         let days = days_of(req.window);
         let now = chrono::Utc::now().timestamp_millis();
         let age = |fetched_at: i64| u64::try_from((now - fetched_at) / 1000).unwrap_or(0);
         let from_cache = |hit: Cached| MailboxSchedule::of_blocks(hit.blocks).with_working_hours(hit.working_hours);
-        let n = req.mailboxes.len();
         let mut outcomes: Vec<Option<MailboxOutcome>> = vec![None; n];
         let mut ages: Vec<Option<u64>> = vec![None; n];
         let mut stale: Vec<Option<MailboxError>> = vec![None; n];
@@ -68,12 +89,22 @@ impl Tenant {
                 }));
             }
         }
-        let mut resp = respond(req, outcomes.into_iter().map(|o| o.expect("every mailbox answered")).collect());
-        for ((result, age), stale) in resp.mailboxes.iter_mut().zip(ages).zip(stale) {
-            result.cache_age_seconds = age;
-            result.stale = stale;
+        let outcomes = outcomes.into_iter().map(|o| o.expect("every mailbox answered")).collect();
+        Fetched { outcomes, ages, stale }
+    }
+
+    /// Free slots common to the request's groups, from the same schedules as
+    /// [`Self::freebusy`] (so the cache serves both).
+    pub async fn availability(self: &Arc<Self>, req: &AvailabilityRequest) -> AvailabilityResponse {
+        let fetched = self.schedules(&req.freebusy_request()).await;
+        for error in fetched.outcomes.iter().filter_map(|o| o.as_ref().err()) {
+            self.metrics.mailbox_error(&self.name, error.code.as_str());
         }
-        self.count_errors(&resp);
+        let mut resp = freebusy_core::api::availability::answer(req, fetched.outcomes);
+        for ((status, age), stale) in resp.mailboxes.iter_mut().zip(fetched.ages).zip(fetched.stale) {
+            status.cache_age_seconds = age;
+            status.stale = stale;
+        }
         resp
     }
 

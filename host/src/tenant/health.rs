@@ -30,6 +30,9 @@ pub struct TenantHealth {
     pub warnings: Vec<String>,
     /// The credential circuit.
     pub circuit: super::circuit::CircuitState,
+    /// For a tenant onboarded by admin consent: where its consent stands.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub consent: Option<crate::store::OnboardingRecord>,
 }
 
 /// Whether a health check may sign in while the tenant's circuit is open.
@@ -94,6 +97,7 @@ impl Tenant {
             secret_expires: self.secret_expires,
             warnings,
             circuit: self.circuit.state(),
+            consent: None,
         }
     }
 }

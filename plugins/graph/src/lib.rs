@@ -114,6 +114,83 @@ pub(crate) fn connection<'a>(
 
 use freebusy_provider_sdk::settings::spec as setting;
 
+/// The token must be for the configured tenant: onboarding never trusts the tenant a consent
+/// redirect names, and a token for another directory would read the wrong people.
+fn check_token_tenant(token: &str, configured: Option<&str>) -> Result<(), ProviderError> {
+    let claims = freebusy_provider_sdk::entra::token_claims(token);
+    let tid = claims.as_ref().and_then(|c| c["tid"].as_str());
+    let is_guid = |t: &str| t.len() == 36 && t.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-');
+    match (tid, configured) {
+        (Some(tid), Some(tenant)) if is_guid(tenant) && !tid.eq_ignore_ascii_case(tenant) => {
+            Err(ProviderError::AuthFailed(format!(
+                "the identity platform issued a token for tenant {tid}, not for the configured {tenant}"
+            )))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// The verdict from a readable token's roles.
+fn permissions_from_token(conn: &Connection, granted: Vec<String>) -> Health {
+    let has = |p: &str| granted.iter().any(|g| g == p);
+    let calendars = ["Calendars.ReadBasic", "Calendars.Read", "Calendars.ReadWrite"].iter().any(|p| has(p));
+    let mut missing = Vec::new();
+    if !calendars {
+        missing.push(
+            "Calendars.ReadBasic (application permission, with admin consent): needed for getSchedule".to_string(),
+        );
+    }
+    if conn.calendar_view_page_size.is_some() && !has("Calendars.Read") && !has("Calendars.ReadWrite") {
+        missing.push(
+            "Calendars.Read (application permission, with admin consent): needed for details_source = \"calendar-view\"".to_string(),
+        );
+    }
+    let summary = if missing.is_empty() {
+        format!("token acquired; permissions (read from the token's roles): {}", granted.join(", "))
+    } else {
+        "token acquired, but a needed permission is missing (read from the token's roles)".to_string()
+    };
+    Health { summary, granted, missing }
+}
+
+/// The verdict when the token cannot be read: one getSchedule for `mailbox`, which Graph answers
+/// 403 ErrorAccessDenied without the permission.
+fn probe(conn: &Connection, mailbox: Option<&str>) -> Result<Health, ProviderError> {
+    let Some(mailbox) = mailbox else {
+        return Ok(Health {
+            summary: "token acquired; it cannot be read (access tokens are opaque to clients) and no probe_mailbox is \
+                      set, so the permissions were not checked: set probe_mailbox to any mailbox of the tenant"
+                .into(),
+            granted: Vec::new(),
+            missing: Vec::new(),
+        });
+    };
+    let now = freebusy_provider_sdk::cache::now_ms();
+    let q = Query {
+        mailboxes: vec![mailbox.to_string()],
+        window: Window { start: now, end: now + 3_600_000 },
+        details: false,
+        view_interval: None,
+    };
+    match schedule::get_schedules(conn, &q) {
+        Ok(_) => Ok(Health {
+            summary: format!(
+                "token acquired; getSchedule works (decided by a probe for {mailbox}: the token cannot be read)"
+            ),
+            granted: vec!["Calendars.ReadBasic".into()],
+            missing: Vec::new(),
+        }),
+        Err(ProviderError::AuthFailed(said)) => Ok(Health {
+            summary: format!(
+                "token acquired, but a probe getSchedule for {mailbox} was refused (the token cannot be read)"
+            ),
+            granted: Vec::new(),
+            missing: vec![format!("Calendars.ReadBasic (application permission, with admin consent): {said}")],
+        }),
+        Err(other) => Err(other),
+    }
+}
+
 struct Graph;
 
 impl freebusy_provider_sdk::Guest for Graph {
@@ -141,6 +218,7 @@ impl freebusy_provider_sdk::Guest for Graph {
                 setting("directory_page_size", "Entries per Graph page when searching the directory (1..999)", false, false, None),
                 setting("directory_match", "People search: prefix (start of name or address, $filter) or words (start of any word, e.g. a surname; $search)", false, false, Some("prefix")),
                 setting("anchor_mailbox", "Mailbox whose URL getSchedule is called on (default: the first requested)", false, false, None),
+                setting("probe_mailbox", "A mailbox freebusy check asks about when the access token cannot be read (default: anchor_mailbox)", false, false, None),
                 setting("details_source", "Where details=true queries get subjects: schedule (getSchedule, what each mailbox shares) or calendar-view (calendarView, needs Calendars.Read)", false, false, Some("schedule")),
                 setting("calendar_view_page_size", "Events per calendarView page (1..1000)", false, false, None),
             ],
@@ -190,26 +268,11 @@ impl freebusy_provider_sdk::Guest for Graph {
         let scope = scope(&settings)?;
         let conn = connection(&settings, &authority, &scope)?;
         let token = conn.credentials.token()?;
-        let granted = token_permissions(&token);
-        let has = |p: &str| granted.iter().any(|g| g == p);
-        let calendars = ["Calendars.ReadBasic", "Calendars.Read", "Calendars.ReadWrite"].iter().any(|p| has(p));
-        let mut missing = Vec::new();
-        if !calendars {
-            missing.push(
-                "Calendars.ReadBasic (application permission, with admin consent): needed for getSchedule".to_string(),
-            );
+        check_token_tenant(&token, settings.get("tenant_id"))?;
+        match token_permissions(&token) {
+            Some(granted) => Ok(permissions_from_token(&conn, granted)),
+            None => probe(&conn, settings.get("probe_mailbox").or(conn.anchor)),
         }
-        if conn.calendar_view_page_size.is_some() && !has("Calendars.Read") && !has("Calendars.ReadWrite") {
-            missing.push(
-                "Calendars.Read (application permission, with admin consent): needed for details_source = \"calendar-view\"".to_string(),
-            );
-        }
-        let summary = if missing.is_empty() {
-            format!("token acquired; permissions: {}", granted.join(", "))
-        } else {
-            "token acquired, but a needed permission is missing".to_string()
-        };
-        Ok(Health { summary, granted, missing })
     }
 
     fn delegated_sign_in(settings: Settings) -> Result<Option<freebusy_provider_sdk::SignIn>, ProviderError> {

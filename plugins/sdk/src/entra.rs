@@ -143,6 +143,7 @@ fn token_error(status: u16, body: &[u8], retry_after: Option<&str>) -> ProviderE
         "AADSTS700016" => "no application with this client id in this tenant: check client_id and tenant_id, or grant admin consent in this tenant",
         "AADSTS90002" => "the tenant does not exist: check tenant_id (a GUID or a verified domain)",
         "AADSTS65001" => "admin consent is missing (it can take up to two hours to take effect after granting)",
+        "AADSTS7000229" => "the app has no service principal in this tenant yet: admin consent is missing or still being applied",
         "AADSTS70008" => "the refresh token has expired or was revoked",
         "AADSTS700082" => "the refresh token expired after a long time unused",
         "AADSTS70043" => "the refresh token expired under a Conditional Access sign-in frequency policy",
@@ -163,14 +164,21 @@ fn token_error(status: u16, body: &[u8], retry_after: Option<&str>) -> ProviderE
     }
 }
 
-/// The `roles` (application permissions) and `scp` (delegated scopes) of a JWT access token,
-/// read without verifying it (the resource server verifies; this only explains).
-pub fn token_permissions(token: &str) -> Vec<String> {
-    let Some(payload) = token.split('.').nth(1) else { return Vec::new() };
-    let Ok(bytes) = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload.trim_end_matches('=')) else {
-        return Vec::new();
-    };
-    let Ok(claims) = serde_json::from_slice::<serde_json::Value>(&bytes) else { return Vec::new() };
+/// The claims of an access token that is a readable JWT, without verifying it (the resource
+/// server verifies; this only explains). Microsoft documents access tokens as opaque to clients:
+/// tokens for its APIs may not be JWTs and may be encrypted
+/// (https://learn.microsoft.com/entra/identity-platform/access-tokens), so `None` is normal.
+pub fn token_claims(token: &str) -> Option<serde_json::Value> {
+    let mut parts = token.split('.');
+    let (_, payload, _) = (parts.next()?, parts.next()?, parts.next()?);
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload.trim_end_matches('=')).ok()?;
+    serde_json::from_slice::<serde_json::Value>(&bytes).ok().filter(serde_json::Value::is_object)
+}
+
+/// The `roles` (application permissions) and `scp` (delegated scopes) of an access token, when
+/// it can be read ([`token_claims`]).
+pub fn token_permissions(token: &str) -> Option<Vec<String>> {
+    let claims = token_claims(token)?;
     let mut out: Vec<String> = claims["roles"]
         .as_array()
         .map(|roles| roles.iter().filter_map(|r| r.as_str().map(String::from)).collect())
@@ -178,7 +186,7 @@ pub fn token_permissions(token: &str) -> Vec<String> {
     if let Some(scp) = claims["scp"].as_str() {
         out.extend(scp.split(' ').filter(|s| !s.is_empty()).map(String::from));
     }
-    out
+    Some(out)
 }
 
 /// The client authentication the settings describe: `client_certificate` and
