@@ -184,6 +184,18 @@ pub fn people_and_rooms() -> (Vec<String>, Vec<String>) {
     (of(Kind::Person), of(Kind::Room))
 }
 
+/// The timeline page with a useful selection: three people in two zones, two rooms, the day
+/// the demo's week shows today, common free time for 30 minutes, times in Berlin.
+pub fn page_url(base_url: &str) -> String {
+    let today = Utc::now().date_naive();
+    let monday = demo::demo_monday(today);
+    let day = if today >= monday && today < monday + Duration::days(5) { today } else { monday };
+    format!(
+        "{base_url}/#mailboxes=adele.vance%40{d}%2Cmegan.bowen%40{d}%2Cjohanna.lorenz%40{d}&rooms=room.adams%40{d}%2Croom.baker%40{d}&day={day}&zone=Europe%2FBerlin&duration=30",
+        d = demo::DOMAIN
+    )
+}
+
 /// Every scope, for the demo's key.
 const ALL_SCOPES: &str = "freebusy:read,directory:read,details:read,admin";
 

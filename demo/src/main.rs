@@ -37,7 +37,7 @@ async fn main() -> anyhow::Result<()> {
     let url = format!("http://{}", listener.local_addr()?);
     println!("freebusy demo: Microsoft 365 emulator at {} (demo tenant 'Contoso')", d.emulator.base_url);
     println!("API at {url}  (Graph provider component: {})", dir.join(GRAPH_COMPONENT).display());
-    println!("day timeline in a browser: {url}/");
+    println!("day timeline in a browser (it asks for the key below once): {}", freebusy_demo::page_url(&url));
     println!("API key (every demo tenant and scope; the page asks for it once): {}", d.key);
     println!("try:\n  {}", sample_curl(&url, &d.key));
     println!("the same tenant connected every way admins do (replace /v1/freebusy with /v1/tenants/<name>/freebusy):");

@@ -698,3 +698,24 @@ pub fn fabrikam() -> Tenant {
         room_lists: Vec::new(),
     }
 }
+
+#[cfg(test)]
+mod week_tests {
+    use super::*;
+
+    #[test]
+    fn the_demo_week_is_this_week_or_next_on_a_weekend_and_never_the_tests_weeks() {
+        assert_eq!(demo_week(date(2026, 12, 1)), Some(date(2026, 11, 30)), "a Tuesday: this week");
+        assert_eq!(demo_week(date(2026, 12, 5)), Some(date(2026, 12, 7)), "a Saturday: next week");
+        assert_eq!(demo_week(date(2026, 3, 25)), None, "the dated test weeks stay as they are");
+        let mut t = base_tenant();
+        add_week(&mut t, date(2026, 11, 30));
+        let adele = t.mailboxes.iter().find(|m| m.address.starts_with("adele.vance@")).unwrap();
+        let review = adele.events.iter().find(|e| e.subject == "Roadmap review").unwrap();
+        assert_eq!(review.start, date(2026, 11, 30).and_time(hm(10, 0)));
+        let room = t.mailboxes.iter().find(|m| m.address.starts_with("room.adams@")).unwrap();
+        assert_eq!(room.events.iter().filter(|e| e.subject == "Interviews").count(), 3, "booked back to back");
+        let private = adele.events.iter().find(|e| e.subject == "1:1 with Johanna").unwrap();
+        assert!(private.private);
+    }
+}

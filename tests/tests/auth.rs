@@ -140,3 +140,22 @@ async fn liveness_is_open_and_readiness_and_metrics_need_an_admin_key() {
     let vendor = create_key(&stack, None, "admin,freebusy:read", None).await;
     assert_eq!(get_keyed(&format!("{}/v1/tenants/fabrikam/freebusy?{QUERY}", stack.api), &vendor).await.0, 200);
 }
+
+#[tokio::test]
+async fn the_ops_listener_serves_readiness_and_metrics_without_a_key() {
+    let stack = keyed_stack("auth-ops-listener").await;
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await.unwrap();
+    let ops = format!("http://{}", listener.local_addr().unwrap());
+    let router = freebusy_host::http::ops_router(stack.service.clone());
+    let server = tokio::spawn(async move { axum_serve(listener, router).await });
+    for path in ["/healthz", "/readyz", "/metrics"] {
+        assert_eq!(get(&format!("{ops}{path}")).await.0, 200, "{path} on the ops listener");
+    }
+    assert_eq!(get(&format!("{ops}/v1/freebusy?{QUERY}")).await.0, 404, "only operations there");
+    assert_eq!(get(&format!("{}/readyz", stack.api)).await.0, 401, "the main listener still asks for a key");
+    server.abort();
+}
+
+async fn axum_serve(listener: tokio::net::TcpListener, router: axum::Router) {
+    let _ = axum::serve(listener, router).await;
+}

@@ -169,3 +169,23 @@ async fn every_answer_carries_a_request_id_and_oversized_requests_get_problems()
     let body: serde_json::Value = resp.json().await.unwrap();
     assert!(body["detail"].as_str().unwrap().contains(&freebusy_host::http::MAX_BODY_BYTES.to_string()), "{body}");
 }
+
+#[tokio::test]
+async fn a_tenant_both_in_the_file_and_in_the_store_is_an_error_at_start() {
+    let emulator = Emulator::start(([127, 0, 0, 1], 0).into(), Options::default()).await.unwrap();
+    let dir = test_dir("reload-clash");
+    let text = config_text(&format!(
+        "{}{}",
+        sealed_store_toml(&dir),
+        graph_tenant("contoso", &emulator.base_url, demo::CLIENT_ID, demo::CLIENT_SECRET)
+    ));
+    let loaded = freebusy_host::config::LoadedConfig::from_str(&text, std::path::PathBuf::new()).unwrap();
+    let store = loaded.open_store().unwrap();
+    let section = loaded.config.tenants["contoso"].clone();
+    let stored = freebusy_host::store::StoredTenant { name: "contoso".into(), section, source: "cli".into() };
+    store.put_tenant(&stored, 0).unwrap();
+    let runtime = Runtime::new(RuntimeSettings::default()).unwrap();
+    let err = Service::from_config(&loaded, &runtime).await.err().expect("a clash is refused");
+    let err = format!("{err:#}");
+    assert!(err.contains("'contoso'") && err.contains("in the file and kept in the store"), "{err}");
+}
