@@ -7,8 +7,8 @@ use freebusy_provider_sdk::types::*;
 
 use crate::client::post;
 use crate::soap::{get_user_availability, AvailabilityRequest, RequestedView};
-use crate::xml::Node;
 use crate::{Auth, Connection};
+use freebusy_provider_sdk::xml::Node;
 
 const DAY_MS: i64 = 86_400_000;
 const MINUTE_MS: i64 = 60_000;
@@ -353,7 +353,7 @@ pub(crate) fn working_hours(wh: &Node) -> Option<WorkingHours> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::xml::parse;
+    use freebusy_provider_sdk::xml::parse;
 
     /// A FreeBusyResponse as Microsoft's examples show it
     /// (https://learn.microsoft.com/exchange/client-developer/web-service-reference/getuseravailability-operation),

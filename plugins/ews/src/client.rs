@@ -7,8 +7,8 @@
 use freebusy_provider_sdk::http::{self, Request};
 use freebusy_provider_sdk::types::ProviderError;
 
-use crate::xml::{parse, Node};
 use crate::{Auth, Connection};
+use freebusy_provider_sdk::xml::{parse, Node};
 
 /// POST one SOAP request and return the parsed envelope, or the call's error: HTTP statuses,
 /// SOAP faults and unreadable answers are all mapped here, for every operation.

@@ -6,8 +6,8 @@ use freebusy_provider_sdk::types::*;
 
 use crate::client::post;
 use crate::soap::{get_room_lists, get_rooms, resolve_names};
-use crate::xml::Node;
 use crate::{Auth, Connection};
+use freebusy_provider_sdk::xml::Node;
 
 /// App-only tokens must impersonate a mailbox even for directory calls (ecederstrand/exchangelib#735,
 /// OfficeDev/ews-managed-api#245): the configured `impersonate_mailbox`.

@@ -14,7 +14,6 @@ mod availability;
 mod client;
 mod directory;
 mod soap;
-mod xml;
 
 use base64::Engine as _;
 use freebusy_provider_sdk::entra::{ClientCredentials, RefreshToken};

@@ -154,6 +154,13 @@ pub fn origin(url: &str) -> String {
 pub fn send(req: &Request) -> Result<Response, HttpError> {
     let parts = split_url(&req.url).ok_or_else(|| HttpError::BadUrl(origin(&req.url)))?;
     let headers = Fields::new();
+    if !req.body.is_empty() && !req.headers.iter().any(|(n, _)| n.eq_ignore_ascii_case("content-length")) {
+        // Without it the body goes chunked, which HTTP/1.0 servers cannot read (Radicale's
+        // built-in server drops it and answers the empty request), RFC 9112 §6.1.
+        headers
+            .append("content-length", req.body.len().to_string().as_bytes())
+            .map_err(|e| HttpError::Transport(format!("invalid header content-length: {e:?}")))?;
+    }
     for (name, value) in &req.headers {
         headers
             .append(name, value.as_bytes())

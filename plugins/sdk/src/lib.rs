@@ -6,7 +6,8 @@
 //! - [`http`]: blocking HTTP requests over `wasi:http/outgoing-handler`;
 //! - [`cache`]: the `wasi:keyvalue` token cache that outlives the per-call instance;
 //! - [`settings`]: typed access to the settings the host passes with each call;
-//! - [`entra`]: Microsoft identity platform (Entra ID) tokens and their errors.
+//! - [`entra`]: Microsoft identity platform (Entra ID) tokens and their errors;
+//! - `xml` (feature `xml`): an element tree matched by local name, for SOAP and WebDAV.
 //!
 //! Everything is synchronous: a provider serves one call per instance, so there is nothing to
 //! overlap, and a blocking `pollable.block()` keeps the component small.
@@ -28,6 +29,8 @@ pub mod cache;
 pub mod entra;
 pub mod http;
 pub mod settings;
+#[cfg(feature = "xml")]
+pub mod xml;
 
 pub use bindings::export;
 pub use bindings::exports::freebusy::provider::provider::{Guest, SignIn};

@@ -1,5 +1,7 @@
-//! A small element tree over quick-xml's reader: EWS servers differ in namespace prefixes
-//! (`m:`, `t:`, default namespaces), so elements are matched by local name.
+//! A small element tree over quick-xml's reader, for the XML protocols providers speak (EWS SOAP,
+//! WebDAV and CalDAV). Servers differ in namespace prefixes (`m:`, `t:`, `D:`, default
+//! namespaces) and no two of these vocabularies share a local name that matters, so elements are
+//! matched by local name. Only with the `xml` feature.
 
 use quick_xml::events::Event;
 use quick_xml::Reader;
@@ -7,9 +9,13 @@ use quick_xml::Reader;
 /// One element: local name, attributes (local names), text, children.
 #[derive(Debug, Default, Clone)]
 pub struct Node {
+    /// Local name, without prefix.
     pub name: String,
+    /// Attributes by local name, values unescaped.
     pub attrs: Vec<(String, String)>,
+    /// The element's own text (entities and CDATA resolved), untrimmed.
     pub text: String,
+    /// Child elements in document order.
     pub children: Vec<Node>,
 }
 
