@@ -80,9 +80,9 @@ guest_env() {
 # build --test     also the edge and the test fixtures
 build() {
   install
-  local packages=(-p freebusy-graph -p freebusy-ews) edge=no
+  local packages=(-p freebusy-graph -p freebusy-ews -p freebusy-caldav) edge=no
   case "${1:-}" in
-    --test) packages+=(-p fixture-forbidden-host -p fixture-spin-forever -p fixture-no-io -p fixture-legacy-v0-1 -p fixture-legacy-v0-2); edge=yes ;;
+    --test) packages+=(-p freebusy-provider-template -p fixture-forbidden-host -p fixture-spin-forever -p fixture-no-io -p fixture-legacy-v0-1 -p fixture-legacy-v0-2); edge=yes ;;
     --edge) edge=yes ;;
   esac
   (

@@ -21,6 +21,7 @@ pub mod entra;
 pub mod ews;
 pub mod ews_zone;
 pub mod graph;
+pub mod ics;
 pub mod tenant;
 
 use std::collections::{HashMap, VecDeque};

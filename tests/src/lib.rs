@@ -11,6 +11,8 @@ use freebusy_host::config::LoadedConfig;
 use freebusy_host::runtime::{Runtime, RuntimeSettings};
 use freebusy_host::service::Service;
 
+pub mod caldav;
+
 /// The repository root.
 pub fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ has a parent").to_path_buf()
@@ -126,6 +128,8 @@ pub fn providers() -> String {
     for (name, file) in [
         ("graph", "freebusy_graph.wasm"),
         ("ews", "freebusy_ews.wasm"),
+        ("caldav", "freebusy_caldav.wasm"),
+        ("template", "freebusy_provider_template.wasm"),
         ("forbidden_host", "fixture_forbidden_host.wasm"),
         ("spin_forever", "fixture_spin_forever.wasm"),
         ("no_io", "fixture_no_io.wasm"),
@@ -180,7 +184,13 @@ pub fn config_text(tenants: &str) -> String {
 pub fn config_text_with_cache(tenants: &str, cache: &str) -> String {
     let store = if tenants.contains("[store]") { "" } else { "[store]\npath = \":memory:\"\n" };
     let auth = if tenants.contains("[auth]") { "" } else { "[auth]\nmode = \"none\"\n" };
-    format!("default_tenant = \"contoso\"\n[cache]\n{cache}\n{store}{auth}{}\n{}", providers(), tenants)
+    // `contoso` is the default unless the file names its tenants and contoso is not one of them.
+    let default = if tenants.contains("[tenants.") && !tenants.contains("[tenants.contoso]") {
+        ""
+    } else {
+        "default_tenant = \"contoso\"\n"
+    };
+    format!("{default}[cache]\n{cache}\n{store}{auth}{}\n{}", providers(), tenants)
 }
 
 /// A `[store]` table for a store file in `dir`, sealed with a key made there on first use: for

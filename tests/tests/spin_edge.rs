@@ -222,3 +222,51 @@ async fn spin_startup_and_request_times_are_reported() {
         assert!(std::fs::metadata(components().join(f)).unwrap().len() < 2 << 20, "{f} is over 2 MB");
     }
 }
+
+#[tokio::test]
+async fn the_caldav_provider_swapped_in_under_spin_answers_like_the_host() {
+    let spin = spin_binary();
+    let people = demo::tenant().mailboxes;
+    let adele = people.iter().find(|m| m.address.starts_with("adele")).unwrap();
+    let radicale = freebusy_tests::caldav::Server::radicale("spin-caldav", &[adele]).await;
+    let password = freebusy_tests::caldav::mailbox_password(&adele.address);
+    freebusy_tests::caldav::seed(
+        &format!("{}/{}/", radicale.url, adele.address),
+        "calendar",
+        Some((&adele.address, &password)),
+        adele,
+    )
+    .await;
+    let host = freebusy_tests::start(freebusy_host::runtime::RuntimeSettings::default(), |_| {
+        format!(
+            "[tenants.dav]\nprovider = \"caldav\"\n[tenants.dav.settings]\nbase_url = \"{}\"\nusername = \"{}\"\npassword = \"{}\"\n",
+            radicale.url,
+            freebusy_tests::caldav::SERVICE_USER,
+            freebusy_tests::caldav::SERVICE_PASSWORD
+        )
+    })
+    .await;
+    let edge = spin_up(
+        &spin,
+        &repo_root().join("spin-caldav.toml"),
+        &[
+            ("base_url", &radicale.url),
+            ("caldav_origin", &radicale.url),
+            ("username", freebusy_tests::caldav::SERVICE_USER),
+            ("password", freebusy_tests::caldav::SERVICE_PASSWORD),
+        ],
+    )
+    .await;
+    let q = format!(
+        "mailboxes={},nobody@contoso.com&start=2026-03-23T00:00:00Z&end=2026-04-04T00:00:00Z&interval=30",
+        adele.address
+    );
+    let (hs, _, hb) = get(&format!("{}/v1/tenants/dav/freebusy?{q}", host.api)).await;
+    let (es, _, eb) = get(&format!("{}/v1/freebusy?{q}", edge.url)).await;
+    assert_eq!((hs, es), (200, 200), "host: {hb}\nedge: {eb}");
+    let (h, e): (serde_json::Value, serde_json::Value) =
+        (serde_json::from_str(&hb).unwrap(), serde_json::from_str(&eb).unwrap());
+    assert_eq!(h, e, "the CalDAV answers differ between host and edge");
+    assert!(e["mailboxes"][0]["busy"].as_array().is_some_and(|b| !b.is_empty()), "{eb}");
+    assert_eq!(e["mailboxes"][1]["error"]["code"], "not-found", "{eb}");
+}
