@@ -6,6 +6,10 @@
 //! 2. `GET /v1/freebusy` for 10 demo mailboxes through the host (Graph component, token from the
 //!    key-value store, getSchedule on the emulator), next to calling the emulator's getSchedule
 //!    directly with the same body, both over loopback HTTP in the same run.
+//! 3. 500 mailboxes over 30 days: upstream requests and time, cold and warm.
+//! 4. Several instances on one Redis (`[shared]`, needs `redis-server`): cached requests per second
+//!    of one instance and of two sharing the load, side by side, and upstream calls for 1000
+//!    identical requests spread over the two.
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -257,7 +261,134 @@ async fn main() -> anyhow::Result<()> {
     let from_cache = load_get(&args, &client, cached_url, &cached.key).await?;
     report("host /v1/freebusy, cache hits (default config)", &from_cache, secs);
     println!("\nupstream getSchedule requests for the cached run: {}", cached.emulator.stats().get_schedule_requests);
-    scale(&args).await
+    scale(&args).await?;
+    shared_instances(&args).await
+}
+
+/// A `redis-server` on a free port without persistence, killed when dropped.
+struct RedisServer(std::process::Child, u16);
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn start_redis() -> anyhow::Result<Option<RedisServer>> {
+    let port = std::net::TcpListener::bind(("127.0.0.1", 0))?.local_addr()?.port();
+    let spawned = std::process::Command::new("redis-server")
+        .args(["--bind", "127.0.0.1", "--port", &port.to_string(), "--save", "", "--appendonly", "no"])
+        .stdout(std::process::Stdio::null())
+        .spawn();
+    let Ok(child) = spawned else { return Ok(None) };
+    let server = RedisServer(child, port);
+    for _ in 0..100 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return Ok(Some(server));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    anyhow::bail!("redis-server did not start")
+}
+
+/// A host on `emulator` sharing `redis`, serving on a loopback port; its API URL.
+async fn shared_host(args: &Args, emulator: &str, redis: u16) -> anyhow::Result<String> {
+    let tenant = format!(
+        "[tenants.contoso]\nprovider = \"graph\"\n[tenants.contoso.settings]\ntenant_id = \"{}\"\nclient_id = \"{}\"\nclient_secret = \"{}\"\nauthority = \"{emulator}\"\ngraph_base_url = \"{emulator}\"\n",
+        demo::TENANT_ID,
+        demo::CLIENT_ID,
+        demo::CLIENT_SECRET
+    );
+    let text = format!(
+        "default_tenant = \"contoso\"\n[auth]\nmode = \"none\"\n[store]\npath = \":memory:\"\n[cache]\nttl_secs = 3600\n[shared]\nurl = \"redis://127.0.0.1:{redis}\"\n[providers.graph]\ncomponent = \"{}\"\n{tenant}",
+        args.components.join("freebusy_graph.wasm").display()
+    );
+    let loaded = freebusy_host::config::LoadedConfig::from_str(&text, PathBuf::new())?;
+    let runtime = Runtime::new(RuntimeSettings { compile_cache: true, ..RuntimeSettings::default() })?;
+    let service = Arc::new(freebusy_host::service::Service::from_config(&loaded, &runtime).await?);
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
+    let api = format!("http://{}", listener.local_addr()?);
+    tokio::spawn(freebusy_host::http::serve(listener, service));
+    Ok(api)
+}
+
+/// One instance and two on the same Redis, side by side in one run.
+async fn shared_instances(args: &Args) -> anyhow::Result<()> {
+    let Some(redis) = start_redis()? else {
+        println!("\n(redis-server is not installed: the shared-state measurements are left out)");
+        return Ok(());
+    };
+    let emulator = freebusy_emulator::Emulator::start(([127, 0, 0, 1], 0).into(), Default::default()).await?;
+    let a = shared_host(args, &emulator.base_url, redis.1).await?;
+    let b = shared_host(args, &emulator.base_url, redis.1).await?;
+    let list: Vec<String> = MAILBOXES.iter().map(|m| format!("{m}@{}", demo::DOMAIN)).collect();
+    let query = format!("mailboxes={}&start={START}&end={END}", list.join(","));
+    let client = reqwest::Client::new();
+    anyhow::ensure!(client.get(format!("{a}/v1/freebusy?{query}")).send().await?.status() == 200, "A answers");
+    println!(
+        "\n## Instances sharing one Redis: cached GET /v1/freebusy, 10 mailboxes, one week ({} clients, {} s each)\n",
+        args.concurrency, args.seconds
+    );
+    println!("| instances | requests/s | p50 | p99 |\n|---|---|---|---|");
+    let secs = args.seconds as f64;
+    let get_from = |urls: Vec<String>| {
+        let client = client.clone();
+        let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        move || {
+            let url = urls[next.fetch_add(1, Ordering::Relaxed) % urls.len()].clone();
+            let req = client.get(url);
+            async move {
+                let resp = req.send().await?;
+                anyhow::ensure!(resp.status() == 200, "host answered {}", resp.status());
+                resp.bytes().await?;
+                Ok(())
+            }
+        }
+    };
+    let one = load(args, get_from(vec![format!("{a}/v1/freebusy?{query}")])).await?;
+    report("one", &one, secs);
+    let both =
+        load(args, get_from(vec![format!("{a}/v1/freebusy?{query}"), format!("{b}/v1/freebusy?{query}")])).await?;
+    report("two, requests alternating", &both, secs);
+    println!(
+        "\nratio two/one: {:.2} (on one machine the two share its cores)",
+        both.len() as f64 / one.len().max(1) as f64
+    );
+
+    // 1000 identical requests at once, half to each, on a cold cache and a slow upstream.
+    let slow = freebusy_emulator::Emulator::start(
+        ([127, 0, 0, 1], 0).into(),
+        freebusy_emulator::Options { get_schedule_delay_ms: 300, ..Default::default() },
+    )
+    .await?;
+    let a = shared_host(args, &slow.base_url, redis.1).await?;
+    let b = shared_host(args, &slow.base_url, redis.1).await?;
+    let q = format!(
+        "mailboxes=adele.vance@{d},megan.bowen@{d}&start=2026-04-06T00:00:00Z&end=2026-04-13T00:00:00Z",
+        d = demo::DOMAIN
+    );
+    let started = Instant::now();
+    let tasks: Vec<_> = (0..1000)
+        .map(|i| {
+            let url = format!("{}/v1/freebusy?{q}", if i % 2 == 0 { &a } else { &b });
+            let client = client.clone();
+            tokio::spawn(async move { client.get(url).send().await.map(|r| r.status().as_u16()) })
+        })
+        .collect();
+    let mut ok = 0;
+    for t in tasks {
+        if t.await?? == 200 {
+            ok += 1;
+        }
+    }
+    println!(
+        "\n1000 identical requests over two instances, cold cache, 300 ms upstream: {ok} answered 200 in {:.2} s, {} upstream getSchedule call(s), {} token request(s)",
+        started.elapsed().as_secs_f64(),
+        slow.stats().get_schedule_requests,
+        slow.stats().token_requests
+    );
+    Ok(())
 }
 
 /// 500 mailboxes over 30 days: how many upstream requests, and how long, cold and warm.

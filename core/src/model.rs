@@ -26,6 +26,17 @@ impl Window {
         (self.end - self.start).max(0)
     }
 
+    /// The UTC days (day numbers since the epoch) the window touches: caches keep answers per
+    /// mailbox and day, so that windows moving with the clock still find them.
+    pub fn utc_days(&self) -> std::ops::Range<i64> {
+        self.start.div_euclid(DAY_MS)..(self.end - 1).div_euclid(DAY_MS) + 1
+    }
+
+    /// Whole UTC days as one window.
+    pub fn of_days(days: &std::ops::Range<i64>) -> Window {
+        Window { start: days.start * DAY_MS, end: days.end * DAY_MS }
+    }
+
     /// Split into consecutive windows no longer than `max_ms`, covering exactly `self`.
     pub fn split(&self, max_ms: i64) -> Vec<Window> {
         assert!(max_ms > 0, "split length must be positive");
@@ -257,6 +268,14 @@ impl MailboxError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_window_touches_the_utc_days_it_overlaps_only() {
+        assert_eq!(Window { start: 0, end: DAY_MS }.utc_days(), 0..1);
+        assert_eq!(Window { start: DAY_MS - 1, end: DAY_MS + 1 }.utc_days(), 0..2);
+        assert_eq!(Window { start: -1, end: 1 }.utc_days(), -1..1);
+        assert_eq!(Window::of_days(&(1..3)), Window { start: DAY_MS, end: 3 * DAY_MS });
+    }
 
     #[test]
     fn error_codes_serialize_as_their_documented_names() {

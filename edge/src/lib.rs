@@ -6,8 +6,10 @@
 //! problem bodies all come from `freebusy-core`, the same code the native host runs, so both
 //! answer identically. Provider
 //! settings come from Spin variables named like the provider's settings (`tenant_id`,
-//! `client_secret`, ...), checked as the host checks its config.
+//! `client_secret`, ...), checked as the host checks its config. Answers are kept per mailbox and
+//! day in Spin's key-value store ([`cache`]).
 
+mod cache;
 mod provider;
 
 use freebusy_core::api::{
@@ -15,7 +17,6 @@ use freebusy_core::api::{
     AvailabilityRequest, FreeBusyRequest, Problem, PROBLEM_CONTENT_TYPE,
 };
 use freebusy_core::provider::ProviderInfo;
-use freebusy_core::scheduler::{fetch, FetchOptions};
 use spin_sdk::http::{IntoResponse, Method, Request, Response};
 use spin_sdk::http_component;
 
@@ -39,6 +40,11 @@ fn settings(info: &ProviderInfo) -> Result<Vec<(String, String)>, Problem> {
     info.check_setting_names(out.iter().map(|(name, _)| name.as_str()))
         .map_err(|e| Problem::configuration(e.to_string()))?;
     Ok(out)
+}
+
+/// The `cache_ttl_secs` variable (0, keeping nothing, when absent).
+fn cache_ttl_secs() -> u64 {
+    spin_sdk::variables::get("cache_ttl_secs").ok().and_then(|v| v.trim().parse().ok()).unwrap_or(0)
 }
 
 fn now_ms() -> i64 {
@@ -76,8 +82,10 @@ async fn handle(req: Request) -> anyhow::Result<impl IntoResponse> {
     };
     let source = provider::Imported { settings: &settings };
     let limits = info.limits;
-    let schedules = |r: FreeBusyRequest| async move {
-        fetch(&source, &r, limits.max_mailboxes, limits.max_window_days, FetchOptions::default()).await
+    let cache = cache::EdgeCache::open(cache_ttl_secs());
+    let schedules = |r: FreeBusyRequest| {
+        let (cache, source) = (&cache, &source);
+        async move { cache.schedules(source, &r, limits.max_mailboxes, limits.max_window_days, now_ms()).await }
     };
     let accept = req.header("accept").and_then(|v| v.as_str()).unwrap_or_default();
     let (content_type, body) = match asked {

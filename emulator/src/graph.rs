@@ -286,6 +286,16 @@ pub async fn get_schedule(
             &format!("There are too many target users in the EmailAddress array. The allowed size = {MAX_SCHEDULES}; the actual size = {}.", schedules.len()),
         );
     }
+    let Some(_in_flight) = emu.enter_mailboxes(&schedules) else {
+        return graph_error(
+            StatusCode::TOO_MANY_REQUESTS,
+            "ApplicationThrottled",
+            "Application is over its MailboxConcurrency limit.",
+        );
+    };
+    if !emu.get_schedule_delay.is_zero() {
+        tokio::time::sleep(emu.get_schedule_delay).await;
+    }
     let (Some(start), Some(end)) =
         (date_time_time_zone(field(&req, "startTime")), date_time_time_zone(field(&req, "endTime")))
     else {

@@ -71,7 +71,18 @@ pub struct Stats {
     pub calendar_view_requests: u64,
     /// Every `$batch` request.
     pub batch_requests: u64,
+    /// The most getSchedule calls that were in flight at once for any one mailbox.
+    pub max_mailbox_concurrency: u64,
+    /// getSchedule calls refused for asking about a mailbox already in
+    /// [`MAILBOX_CONCURRENCY`] calls.
+    pub mailbox_concurrency_throttles: u64,
 }
+
+/// Concurrent requests Graph allows per app and mailbox (Outlook service limits,
+/// https://learn.microsoft.com/graph/throttling-limits#outlook-service-limits); beyond it,
+/// 429 `ApplicationThrottled` "Application is over its MailboxConcurrency limit." (the body
+/// observed in magodo/terraform-provider-outlook#21 and alcionai/corso#3695).
+pub const MAILBOX_CONCURRENCY: u32 = 4;
 
 /// What the emulator knows and counts.
 pub struct State {
@@ -97,9 +108,50 @@ pub struct State {
     directory_requests: AtomicU64,
     calendar_view_requests: AtomicU64,
     batch_requests: AtomicU64,
+    /// getSchedule calls in flight per mailbox asked about.
+    mailbox_in_flight: Mutex<HashMap<String, u32>>,
+    max_mailbox_concurrency: AtomicU64,
+    mailbox_concurrency_throttles: AtomicU64,
+    pub(crate) get_schedule_delay: std::time::Duration,
+}
+
+/// A getSchedule call counted against each mailbox it asks about while it runs.
+pub(crate) struct InFlight {
+    state: Arc<State>,
+    mailboxes: Vec<String>,
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        let mut counts = self.state.mailbox_in_flight.lock().expect("in flight");
+        for m in &self.mailboxes {
+            if let Some(n) = counts.get_mut(m) {
+                *n -= 1;
+            }
+        }
+    }
 }
 
 impl State {
+    /// Count a getSchedule call against its mailboxes, or `None` (throttle it) when one of them
+    /// already has [`MAILBOX_CONCURRENCY`] calls in flight.
+    pub(crate) fn enter_mailboxes(self: &Arc<Self>, mailboxes: &[String]) -> Option<InFlight> {
+        let mut mailboxes: Vec<String> = mailboxes.iter().map(|m| m.to_ascii_lowercase()).collect();
+        mailboxes.sort();
+        mailboxes.dedup();
+        let mut counts = self.mailbox_in_flight.lock().expect("in flight");
+        if mailboxes.iter().any(|m| counts.get(m).copied().unwrap_or(0) >= MAILBOX_CONCURRENCY) {
+            self.mailbox_concurrency_throttles.fetch_add(1, Ordering::Relaxed);
+            return None;
+        }
+        for m in &mailboxes {
+            let n = counts.entry(m.clone()).or_insert(0);
+            *n += 1;
+            self.max_mailbox_concurrency.fetch_max(u64::from(*n), Ordering::Relaxed);
+        }
+        Some(InFlight { state: self.clone(), mailboxes })
+    }
+
     pub(crate) fn tenant(&self, name: &str) -> Option<&Tenant> {
         self.tenants.iter().find(|t| t.answers_to(name))
     }
@@ -138,6 +190,8 @@ impl State {
             directory_requests: self.directory_requests.load(Ordering::Relaxed),
             calendar_view_requests: self.calendar_view_requests.load(Ordering::Relaxed),
             batch_requests: self.batch_requests.load(Ordering::Relaxed),
+            max_mailbox_concurrency: self.max_mailbox_concurrency.load(Ordering::Relaxed),
+            mailbox_concurrency_throttles: self.mailbox_concurrency_throttles.load(Ordering::Relaxed),
         }
     }
 }
@@ -169,6 +223,9 @@ pub struct Options {
     /// opaque to clients, and tokens for its own APIs may be encrypted
     /// (https://learn.microsoft.com/entra/identity-platform/access-tokens).
     pub opaque_tokens: bool,
+    /// How long getSchedule takes to answer: an upstream slow enough for calls to overlap (the
+    /// concurrency limit) or for a caller to be killed in the middle of one.
+    pub get_schedule_delay_ms: u64,
 }
 
 impl Default for Options {
@@ -183,6 +240,7 @@ impl Default for Options {
             ews_max_window_days: 42,
             multi_tenant_apps: vec![demo::vendor_app()],
             opaque_tokens: false,
+            get_schedule_delay_ms: 0,
         }
     }
 }
@@ -336,6 +394,10 @@ fn state(options: Options) -> Arc<State> {
         directory_requests: AtomicU64::new(0),
         calendar_view_requests: AtomicU64::new(0),
         batch_requests: AtomicU64::new(0),
+        mailbox_in_flight: Mutex::new(HashMap::new()),
+        max_mailbox_concurrency: AtomicU64::new(0),
+        mailbox_concurrency_throttles: AtomicU64::new(0),
+        get_schedule_delay: std::time::Duration::from_millis(options.get_schedule_delay_ms),
     })
 }
 

@@ -7,13 +7,21 @@
 //! fetched when any of its days is missing or expired, over whole days, and stored per day.
 //! Identical concurrent fetches share one upstream call ([`crate::single_flight`]); how a request
 //! uses the cache is in [`crate::tenant`]. Only memory is used; nothing is written to disk.
+//!
+//! With a shared store ([`crate::shared`]) every entry is also written to Redis, expiring when
+//! it may no longer be served even as stale, and a day this instance lacks is looked up there:
+//! what one instance fetched, the others serve. Entries there carry the wall-clock time they were
+//! fetched, so every instance judges their age alike. Redis must run without persistence
+//! (`save ""`, `appendonly no`): calendar data is never written to disk.
 
 use std::collections::HashMap;
 use std::ops::Range;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use freebusy_core::model::{Block, Timestamp, Window, WorkingHours, DAY_MS};
+use freebusy_core::model::{Block, Timestamp, Window, WorkingHours};
+
+use crate::shared::Shared;
 
 /// How the cache behaves: the `[cache]` table of the config, with one default per setting.
 #[derive(Debug, Clone, serde::Deserialize)]
@@ -44,16 +52,6 @@ impl Default for CacheSettings {
     }
 }
 
-/// The UTC days (day numbers since the epoch) a window touches.
-pub fn days_of(window: Window) -> Range<i64> {
-    window.start.div_euclid(DAY_MS)..(window.end - 1).div_euclid(DAY_MS) + 1
-}
-
-/// Those days as one window.
-pub fn window_of(days: &Range<i64>) -> Window {
-    Window { start: days.start * DAY_MS, end: days.end * DAY_MS }
-}
-
 #[derive(Hash, PartialEq, Eq, Clone)]
 struct Key {
     mailbox: String,
@@ -81,16 +79,31 @@ pub struct Cached {
     pub fetched_at: Timestamp,
 }
 
+/// A day of a mailbox as kept in the shared store.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct SharedEntry {
+    fetched_at: Timestamp,
+    blocks: Vec<Block>,
+    working_hours: Option<WorkingHours>,
+}
+
 /// A tenant's cache.
 pub struct Cache {
     settings: CacheSettings,
     entries: Mutex<HashMap<Key, Entry>>,
+    /// The shared store and this tenant's name in its keys.
+    shared: Option<(Arc<Shared>, String)>,
 }
 
 impl Cache {
-    /// An empty cache.
-    pub fn new(settings: CacheSettings) -> Self {
-        Cache { settings, entries: Mutex::new(HashMap::new()) }
+    /// An empty cache, also kept in `shared` (under `tenant`'s name) when given.
+    pub fn new(settings: CacheSettings, shared: Option<(Arc<Shared>, String)>) -> Self {
+        Cache { settings, entries: Mutex::new(HashMap::new()), shared }
+    }
+
+    fn shared_key(&self, tenant: &str, mailbox: &str, day: i64, details: bool) -> String {
+        let shared = &self.shared.as_ref().expect("a shared store").0;
+        shared.key(&format!("cache:{tenant}:{}:{day}:{}", u8::from(details), mailbox.to_ascii_lowercase()))
     }
 
     /// Whether a request with these options is served through the cache.
@@ -98,14 +111,58 @@ impl Cache {
         !self.settings.ttl.is_zero() && (!details || self.settings.details) && !upstream_view
     }
 
-    /// Every day of `days` for `mailbox`, if each is younger than the TTL.
-    pub fn fresh(&self, mailbox: &str, days: &Range<i64>, details: bool) -> Option<Cached> {
-        self.lookup(mailbox, days, details, self.settings.ttl)
+    /// Every day of `days` for `mailbox`, if each is younger than the TTL: from this instance's
+    /// memory, else from the shared store.
+    pub async fn fresh(&self, mailbox: &str, days: &Range<i64>, details: bool) -> Option<Cached> {
+        match self.lookup(mailbox, days, details, self.settings.ttl) {
+            Some(hit) => Some(hit),
+            None => self.lookup_shared(mailbox, days, details, self.settings.ttl).await,
+        }
     }
 
     /// Every day of `days` for `mailbox` within the TTL plus the stale-if-error allowance.
-    pub fn stale(&self, mailbox: &str, days: &Range<i64>, details: bool) -> Option<Cached> {
-        self.lookup(mailbox, days, details, self.settings.ttl + self.settings.stale_if_error)
+    pub async fn stale(&self, mailbox: &str, days: &Range<i64>, details: bool) -> Option<Cached> {
+        let max_age = self.settings.ttl + self.settings.stale_if_error;
+        match self.lookup(mailbox, days, details, max_age) {
+            Some(hit) => Some(hit),
+            None => self.lookup_shared(mailbox, days, details, max_age).await,
+        }
+    }
+
+    /// The days from the shared store, if it has each within `max_age`; kept in memory too.
+    async fn lookup_shared(
+        &self,
+        mailbox: &str,
+        days: &Range<i64>,
+        details: bool,
+        max_age: Duration,
+    ) -> Option<Cached> {
+        let (shared, tenant) = self.shared.as_ref()?;
+        let keys: Vec<String> = days.clone().map(|day| self.shared_key(tenant, mailbox, day, details)).collect();
+        let values = shared.get_many(&keys).await?;
+        let now = chrono::Utc::now().timestamp_millis();
+        let max_age_ms = i64::try_from(max_age.as_millis()).unwrap_or(i64::MAX);
+        let mut found = Vec::with_capacity(values.len());
+        for value in values {
+            let entry: SharedEntry = serde_json::from_slice(&value?).ok()?;
+            if now - entry.fetched_at > max_age_ms {
+                return None;
+            }
+            found.push(entry);
+        }
+        // Keep them here as old as they are, so that they expire here when they do there.
+        let kept = days.clone().zip(found).map(|(day, entry)| {
+            let age = Duration::from_millis(u64::try_from(now - entry.fetched_at).unwrap_or(0));
+            let entry = Entry {
+                fetched: Instant::now().checked_sub(age).unwrap_or_else(Instant::now),
+                fetched_at: entry.fetched_at,
+                blocks: entry.blocks,
+                working_hours: entry.working_hours,
+            };
+            (Key { mailbox: mailbox.to_ascii_lowercase(), day, details }, entry)
+        });
+        self.keep(kept.collect());
+        self.lookup(mailbox, days, details, max_age)
     }
 
     fn lookup(&self, mailbox: &str, days: &Range<i64>, details: bool, max_age: Duration) -> Option<Cached> {
@@ -128,8 +185,9 @@ impl Cache {
         Some(Cached { blocks, working_hours, fetched_at })
     }
 
-    /// Store a mailbox's fresh answer over `days`, one entry per day.
-    pub fn store(
+    /// Store a mailbox's fresh answer over `days`, one entry per day, here and in the shared
+    /// store.
+    pub async fn store(
         &self,
         mailbox: &str,
         days: &Range<i64>,
@@ -137,17 +195,48 @@ impl Cache {
         blocks: &[Block],
         working_hours: Option<&WorkingHours>,
     ) {
-        let now = Instant::now();
         let fetched_at = chrono::Utc::now().timestamp_millis();
-        let mut entries = self.entries.lock().expect("cache lock");
-        for day in days.clone() {
-            let window = window_of(&(day..day + 1));
-            let blocks = blocks.iter().filter(|b| b.start < window.end && b.end > window.start).cloned().collect();
-            entries.insert(
-                Key { mailbox: mailbox.to_ascii_lowercase(), day, details },
-                Entry { fetched: now, fetched_at, blocks, working_hours: working_hours.cloned() },
-            );
+        let by_day: Vec<(i64, Vec<Block>)> = days
+            .clone()
+            .map(|day| {
+                let window = Window::of_days(&(day..day + 1));
+                (day, blocks.iter().filter(|b| b.start < window.end && b.end > window.start).cloned().collect())
+            })
+            .collect();
+        if let Some((shared, tenant)) = &self.shared {
+            let entries: Vec<(String, Vec<u8>)> = by_day
+                .iter()
+                .filter_map(|(day, blocks)| {
+                    let entry =
+                        SharedEntry { fetched_at, blocks: blocks.clone(), working_hours: working_hours.cloned() };
+                    Some((self.shared_key(tenant, mailbox, *day, details), serde_json::to_vec(&entry).ok()?))
+                })
+                .collect();
+            shared.set_many(&entries, self.settings.ttl + self.settings.stale_if_error).await;
         }
+        self.store_local(mailbox, details, by_day, fetched_at, working_hours);
+    }
+
+    fn store_local(
+        &self,
+        mailbox: &str,
+        details: bool,
+        by_day: Vec<(i64, Vec<Block>)>,
+        fetched_at: Timestamp,
+        working_hours: Option<&WorkingHours>,
+    ) {
+        let fetched = Instant::now();
+        let entries = by_day.into_iter().map(|(day, blocks)| {
+            let entry = Entry { fetched, fetched_at, blocks, working_hours: working_hours.cloned() };
+            (Key { mailbox: mailbox.to_ascii_lowercase(), day, details }, entry)
+        });
+        self.keep(entries.collect());
+    }
+
+    /// Put entries in memory, within `max_entries`.
+    fn keep(&self, new: Vec<(Key, Entry)>) {
+        let mut entries = self.entries.lock().expect("cache lock");
+        entries.extend(new);
         if entries.len() > self.settings.max_entries {
             // Expired entries go first; if that is not enough, the oldest.
             let keep_for = self.settings.ttl + self.settings.stale_if_error;
@@ -177,51 +266,47 @@ impl Cache {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use freebusy_core::model::Availability;
+    use freebusy_core::model::{Availability, DAY_MS};
 
-    #[test]
-    fn a_window_touches_the_days_it_overlaps_only() {
-        assert_eq!(days_of(Window { start: 0, end: DAY_MS }), 0..1);
-        assert_eq!(days_of(Window { start: DAY_MS - 1, end: DAY_MS + 1 }), 0..2);
-        assert_eq!(days_of(Window { start: -1, end: 1 }), -1..1);
-    }
-
-    #[test]
-    fn an_item_across_midnight_is_stored_with_both_days_and_read_once() {
-        let cache = Cache::new(CacheSettings::default());
+    #[tokio::test]
+    async fn an_item_across_midnight_is_stored_with_both_days_and_read_once() {
+        let cache = Cache::new(CacheSettings::default(), None);
         let night = Block::new(DAY_MS - 3_600_000, DAY_MS + 3_600_000, Availability::Busy);
-        cache.store("A@x.com", &(0..2), false, std::slice::from_ref(&night), None);
+        cache.store("A@x.com", &(0..2), false, std::slice::from_ref(&night), None).await;
         assert_eq!(cache.len(), 2);
-        let hit = cache.fresh("a@X.com", &(0..2), false).unwrap();
+        let hit = cache.fresh("a@X.com", &(0..2), false).await.unwrap();
         assert_eq!(hit.blocks, vec![night.clone()]);
-        assert_eq!(cache.fresh("a@x.com", &(1..2), false).unwrap().blocks, vec![night]);
+        assert_eq!(cache.fresh("a@x.com", &(1..2), false).await.unwrap().blocks, vec![night]);
         // A day never fetched, or the other details flag, is a miss.
-        assert!(cache.fresh("a@x.com", &(0..3), false).is_none());
-        assert!(cache.fresh("a@x.com", &(0..2), true).is_none());
+        assert!(cache.fresh("a@x.com", &(0..3), false).await.is_none());
+        assert!(cache.fresh("a@x.com", &(0..2), true).await.is_none());
     }
 
-    #[test]
-    fn expired_entries_are_only_served_as_stale() {
-        let cache = Cache::new(CacheSettings {
-            ttl: Duration::from_millis(1),
-            stale_if_error: Duration::from_secs(60),
-            ..CacheSettings::default()
-        });
-        cache.store("a@x.com", &(0..1), false, &[], None);
-        std::thread::sleep(Duration::from_millis(5));
-        assert!(cache.fresh("a@x.com", &(0..1), false).is_none());
-        assert!(cache.stale("a@x.com", &(0..1), false).is_some());
+    #[tokio::test]
+    async fn expired_entries_are_only_served_as_stale() {
+        let cache = Cache::new(
+            CacheSettings {
+                ttl: Duration::from_millis(1),
+                stale_if_error: Duration::from_secs(60),
+                ..CacheSettings::default()
+            },
+            None,
+        );
+        cache.store("a@x.com", &(0..1), false, &[], None).await;
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        assert!(cache.fresh("a@x.com", &(0..1), false).await.is_none());
+        assert!(cache.stale("a@x.com", &(0..1), false).await.is_some());
     }
 
-    #[test]
-    fn beyond_max_entries_the_oldest_are_dropped() {
-        let cache = Cache::new(CacheSettings { max_entries: 3, ..CacheSettings::default() });
+    #[tokio::test]
+    async fn beyond_max_entries_the_oldest_are_dropped() {
+        let cache = Cache::new(CacheSettings { max_entries: 3, ..CacheSettings::default() }, None);
         for day in 0..5 {
-            cache.store("a@x.com", &(day..day + 1), false, &[], None);
-            std::thread::sleep(Duration::from_millis(2));
+            cache.store("a@x.com", &(day..day + 1), false, &[], None).await;
+            tokio::time::sleep(Duration::from_millis(2)).await;
         }
         assert_eq!(cache.len(), 3);
-        assert!(cache.fresh("a@x.com", &(0..1), false).is_none());
-        assert!(cache.fresh("a@x.com", &(4..5), false).is_some());
+        assert!(cache.fresh("a@x.com", &(0..1), false).await.is_none());
+        assert!(cache.fresh("a@x.com", &(4..5), false).await.is_some());
     }
 }

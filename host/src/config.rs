@@ -52,6 +52,9 @@ pub struct Config {
     /// The credential circuit.
     #[serde(default)]
     pub circuit: CircuitSettings,
+    /// State shared by several instances (Redis), and the per-mailbox concurrency limit.
+    #[serde(default)]
+    pub shared: crate::shared::SharedSettings,
     /// Access-log lines name the mailboxes asked about (off: only how many).
     #[serde(default)]
     pub log_addresses: bool,
@@ -106,6 +109,11 @@ impl Default for CircuitSettings {
 /// A whole number of seconds in the config (`ttl_secs = 30`) as a [`Duration`].
 pub(crate) fn seconds<'de, D: serde::Deserializer<'de>>(d: D) -> Result<std::time::Duration, D::Error> {
     u64::deserialize(d).map(std::time::Duration::from_secs)
+}
+
+/// A whole number of milliseconds in the config (`timeout_ms = 250`).
+pub(crate) fn milliseconds<'de, D: serde::Deserializer<'de>>(d: D) -> Result<std::time::Duration, D::Error> {
+    u64::deserialize(d).map(std::time::Duration::from_millis)
 }
 
 /// A whole number of MiB in the config (`memory_limit_mb = 64`) as bytes.
@@ -330,6 +338,25 @@ impl LoadedConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_container_example_is_a_valid_configuration_sharing_redis() {
+        let loaded = LoadedConfig::from_str(include_str!("../../deploy/freebusy.toml"), PathBuf::from("/etc/freebusy"))
+            .expect("deploy/freebusy.toml parses");
+        assert_eq!(loaded.config.shared.url.as_deref(), Some("redis://redis:6379"));
+        assert_eq!(loaded.config.shared.mailbox_concurrency, 4);
+        assert!(loaded.config.tenants.contains_key("contoso"));
+    }
+
+    #[test]
+    fn shared_settings_have_working_defaults_and_refuse_unknown_names() {
+        let text = "[shared]\nurl = \"redis://127.0.0.1:6379\"\ntimeout_ms = 100\nlease_secs = 3\n";
+        let loaded = LoadedConfig::from_str(text, PathBuf::new()).unwrap();
+        assert_eq!(loaded.config.shared.timeout, std::time::Duration::from_millis(100));
+        assert_eq!(loaded.config.shared.lease, std::time::Duration::from_secs(3));
+        assert_eq!(loaded.config.shared.prefix, "freebusy:");
+        assert!(LoadedConfig::from_str("[shared]\nurls = \"x\"\n", PathBuf::new()).is_err());
+    }
 
     #[test]
     fn secrets_can_come_from_env_or_file() {

@@ -10,6 +10,8 @@
 //! - [`service`]: every configured tenant, loaded once.
 //! - [`tenant`]: one tenant: set-up, answering from the cache, provider calls, directory, health.
 //! - [`cache`] and [`single_flight`]: answers kept per mailbox and day; identical fetches shared.
+//! - [`shared`]: the same, plus leases, the per-mailbox limiter and providers' tokens, shared by
+//!   several instances through Redis (memory only without it).
 //! - [`runtime`]: wasmtime, the contract versions and the sandbox.
 //! - [`http`], [`metrics`]: the API and what it counts.
 //! - [`auth`], [`store`]: API keys; the SQLite store of run-time tenants, keys, onboarding,
@@ -28,6 +30,7 @@ pub mod metrics;
 pub mod onboarding;
 pub mod runtime;
 pub mod service;
+pub mod shared;
 pub mod single_flight;
 pub mod store;
 pub mod tenant;

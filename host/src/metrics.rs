@@ -76,6 +76,8 @@ pub struct Metrics {
     mailbox_errors: Family<ErrorLabels, Counter>,
     retries: Family<TenantLabels, Counter>,
     circuits: Family<TenantLabels, Gauge>,
+    shared_up: Gauge,
+    shared_failures: Counter,
 }
 
 impl Default for Metrics {
@@ -106,7 +108,30 @@ impl Default for Metrics {
             "1 while a tenant's sign-ins are stopped after its credentials were refused",
             circuits.clone(),
         );
-        Metrics { registry, requests, calls, call_seconds, cache, mailbox_errors, retries, circuits }
+        let shared_up = Gauge::default();
+        registry.register(
+            "shared_store_up",
+            "1 while the shared store (Redis) answers, 0 while this instance serves from its own memory",
+            shared_up.clone(),
+        );
+        let shared_failures = Counter::default();
+        registry.register(
+            "shared_store_failures",
+            "Shared store commands that failed or timed out (the instance carried on without them)",
+            shared_failures.clone(),
+        );
+        Metrics {
+            registry,
+            requests,
+            calls,
+            call_seconds,
+            cache,
+            mailbox_errors,
+            retries,
+            circuits,
+            shared_up,
+            shared_failures,
+        }
     }
 }
 
@@ -147,6 +172,15 @@ impl Metrics {
     /// Whether a tenant's credential circuit is open.
     pub fn circuit(&self, tenant: &str, open: bool) {
         self.circuits.get_or_create(&TenantLabels { tenant: tenant.into() }).set(i64::from(open));
+    }
+
+    /// The shared store's state: up or not, and its failures so far.
+    pub fn shared_store(&self, up: bool, failures: u64) {
+        self.shared_up.set(i64::from(up));
+        let counted = self.shared_failures.get();
+        if failures > counted {
+            self.shared_failures.inc_by(failures - counted);
+        }
     }
 
     /// The OpenMetrics text exposition.

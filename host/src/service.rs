@@ -109,6 +109,8 @@ pub struct Service {
     store_version: AtomicI64,
     /// Keys that opened a request since the last flush, with when.
     key_use: Mutex<HashMap<String, i64>>,
+    /// State shared with other instances (`[shared]`, read at start).
+    shared: Option<Arc<crate::shared::Shared>>,
 }
 
 fn now_ms() -> i64 {
@@ -125,6 +127,7 @@ impl Service {
         keyring.replace_all(store.keys()?);
         let version = store.data_version()?;
         let metrics = Arc::new(Metrics::default());
+        let shared = crate::shared::Shared::new(&loaded.config.shared)?;
         let empty = Snapshot { config: loaded.clone(), tenants: BTreeMap::new(), default_tenant: None };
         let service = Service {
             runtime: runtime.clone(),
@@ -137,6 +140,7 @@ impl Service {
             reloading: Default::default(),
             store_version: AtomicI64::new(version),
             key_use: Default::default(),
+            shared,
         };
         let snapshot = service.build(loaded).await?.0;
         service.current.store(Arc::new(snapshot));
@@ -151,6 +155,11 @@ impl Service {
     /// The host's metrics.
     pub fn metrics(&self) -> &Metrics {
         &self.metrics
+    }
+
+    /// The shared store, when configured.
+    pub fn shared(&self) -> Option<&Arc<crate::shared::Shared>> {
+        self.shared.as_ref()
     }
 
     /// The store.
@@ -240,6 +249,9 @@ impl Service {
             metrics: self.metrics.clone(),
             store: self.store.clone(),
             probe_interval: loaded.config.circuit.probe_interval,
+            shared: self.shared.clone(),
+            mailbox_concurrency: loaded.config.shared.mailbox_concurrency,
+            call_timeout: self.runtime.settings().call_timeout,
         };
         let mut tenants = BTreeMap::new();
         let mut report = ReloadReport::default();
@@ -260,8 +272,8 @@ impl Service {
                 Some(_) => report.changed.push(name.clone()),
                 None => report.added.push(name.clone()),
             }
-            let tenant =
-                setup::build(name, section, provider, definition, &ctx).with_context(|| format!("tenant '{name}'"))?;
+            let tenant = setup::build(name, section, provider, &path, definition, &ctx)
+                .with_context(|| format!("tenant '{name}'"))?;
             tenants.insert(name.clone(), Arc::new(tenant));
         }
         report.removed = previous.tenants.keys().filter(|n| !tenants.contains_key(*n)).cloned().collect();

@@ -12,6 +12,7 @@ use freebusy_host::runtime::{Runtime, RuntimeSettings};
 use freebusy_host::service::Service;
 
 pub mod caldav;
+pub mod redis;
 
 /// The repository root.
 pub fn repo_root() -> PathBuf {

@@ -42,6 +42,16 @@ fn free_port() -> u16 {
 
 /// `spin up` the manifest with the given variables; waits until it answers.
 async fn spin_up(spin: &Path, manifest: &Path, variables: &[(&str, &str)]) -> SpinApp {
+    spin_up_with(spin, manifest, variables, None).await
+}
+
+/// [`spin_up`] with a runtime config file (`--runtime-config-file`).
+async fn spin_up_with(
+    spin: &Path,
+    manifest: &Path,
+    variables: &[(&str, &str)],
+    runtime_config: Option<&Path>,
+) -> SpinApp {
     components(); // builds the edge and the providers
     let port = free_port();
     let state = std::env::temp_dir().join(format!("freebusy-spin-{}-{port}", std::process::id()));
@@ -51,6 +61,9 @@ async fn spin_up(spin: &Path, manifest: &Path, variables: &[(&str, &str)]) -> Sp
         .arg(manifest)
         .args(["--listen", &format!("127.0.0.1:{port}"), "--state-dir"])
         .arg(&state);
+    if let Some(file) = runtime_config {
+        cmd.arg("--runtime-config-file").arg(file);
+    }
     for (name, value) in variables {
         cmd.env(format!("SPIN_VARIABLE_{}", name.to_uppercase()), value);
     }
@@ -269,4 +282,44 @@ async fn the_caldav_provider_swapped_in_under_spin_answers_like_the_host() {
     assert_eq!(h, e, "the CalDAV answers differ between host and edge");
     assert!(e["mailboxes"][0]["busy"].as_array().is_some_and(|b| !b.is_empty()), "{eb}");
     assert_eq!(e["mailboxes"][1]["error"]["code"], "not-found", "{eb}");
+}
+
+#[tokio::test]
+async fn two_edges_on_one_redis_share_the_token_and_the_answers() {
+    let spin = spin_binary();
+    let emulator =
+        freebusy_emulator::Emulator::start(([127, 0, 0, 1], 0).into(), freebusy_emulator::Options::default())
+            .await
+            .unwrap();
+    let redis = freebusy_tests::redis::Redis::start("spin-redis");
+    let dir = freebusy_tests::test_dir("spin-redis-config");
+    let runtime_config = dir.join("runtime-config.toml");
+    std::fs::write(
+        &runtime_config,
+        format!("[key_value_store.default]\ntype = \"redis\"\nurl = \"{}\"\n", redis.url()),
+    )
+    .unwrap();
+    let vars = demo_variables(&emulator.base_url);
+    let mut vars: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    vars.push(("cache_ttl_secs", "600"));
+    let a = spin_up_with(&spin, &repo_root().join("spin.toml"), &vars, Some(&runtime_config)).await;
+    let b = spin_up_with(&spin, &repo_root().join("spin.toml"), &vars, Some(&runtime_config)).await;
+    let q =
+        "mailboxes=adele.vance@contoso.com,room.adams@contoso.com&start=2026-03-23T00:00:00Z&end=2026-03-30T00:00:00Z";
+    let (sa, _, from_a) = get(&format!("{}/v1/freebusy?{q}", a.url)).await;
+    assert_eq!(sa, 200, "{from_a}");
+    let calls = emulator.stats().get_schedule_requests;
+    let (sb, _, from_b) = get(&format!("{}/v1/freebusy?{q}", b.url)).await;
+    assert_eq!(sb, 200, "{from_b}");
+    assert_eq!(from_a, from_b);
+    assert_eq!(emulator.stats().get_schedule_requests, calls, "the second edge answered from the store");
+    // Another mailbox: the second edge calls Graph, with the token the first one obtained.
+    let (sb, _, _) = get(&format!(
+        "{}/v1/freebusy?mailboxes=megan.bowen@contoso.com&start=2026-03-23T00:00:00Z&end=2026-03-30T00:00:00Z",
+        b.url
+    ))
+    .await;
+    assert_eq!(sb, 200);
+    assert_eq!(emulator.stats().get_schedule_requests, calls + 1);
+    assert_eq!(emulator.stats().token_requests, 1, "one token for both edges");
 }

@@ -38,9 +38,12 @@ pub async fn readyz(State(service): State<Arc<Service>>) -> Response {
         .collect();
     let ready = store == "ok";
     let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    // Informational too: without the shared store this instance serves from its own memory.
+    let shared = shared_status(&service).await;
     let body = serde_json::json!({
         "ready": ready,
         "store": store,
+        "shared": shared,
         "tenants": snapshot.tenants().count(),
         // Informational: a tenant whose credentials were refused does not make the instance unready.
         "openCircuits": open,
@@ -49,8 +52,21 @@ pub async fn readyz(State(service): State<Arc<Service>>) -> Response {
     (status, axum::Json(body)).into_response()
 }
 
+/// Ask the shared store (one GET; nothing while it is known down and not yet due for a retry).
+async fn shared_status(service: &Service) -> crate::shared::SharedStatus {
+    let Some(shared) = service.shared() else { return crate::shared::SharedStatus::NotConfigured };
+    shared.get(&shared.key("ping")).await;
+    let status = shared.status();
+    service.metrics().shared_store(
+        status == crate::shared::SharedStatus::Up,
+        shared.failures.load(std::sync::atomic::Ordering::Relaxed),
+    );
+    status
+}
+
 /// Prometheus metrics (OpenMetrics text).
 pub async fn metrics(State(service): State<Arc<Service>>) -> Response {
+    shared_status(&service).await;
     let snapshot = service.snapshot();
     for tenant in snapshot.tenants() {
         service.metrics().circuit(&tenant.name, tenant.circuit.is_open());

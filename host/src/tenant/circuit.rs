@@ -173,6 +173,31 @@ impl Circuit {
         }
     }
 
+    /// Open as another instance found it open (through the shared store), unless it is open
+    /// here already. The same configuration's credentials were refused there: calling them here
+    /// would be one more failed sign-in for the same account.
+    pub fn adopt(&self, since: i64, last_tried: i64, message: &str) {
+        let mut state = self.state.lock().expect("circuit lock");
+        if matches!(*state, State::Closed) {
+            tracing::warn!(
+                tenant = self.tenant.as_str(),
+                "another instance found the credentials refused: sign-ins stop here too"
+            );
+            *state = State::Open { since, last_tried, message: message.to_string(), probing: false };
+            self.persist(&state, last_tried);
+        }
+    }
+
+    /// The configuration's fingerprint (instances sharing a circuit compare it).
+    pub fn fingerprint(&self) -> &str {
+        &self.fingerprint
+    }
+
+    /// How often an open circuit probes.
+    pub fn probe_interval(&self) -> Duration {
+        self.probe_interval
+    }
+
     /// Whether it is open.
     pub fn is_open(&self) -> bool {
         matches!(*self.state.lock().expect("circuit lock"), State::Open { .. })

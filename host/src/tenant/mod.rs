@@ -9,6 +9,7 @@
 //! - [`calls`]: the tenant's provider as the scheduler's [`ScheduleSource`]: each call within the
 //!   tenant's cap, counted, settings the provider replaced written back.
 //! - [`circuit`]: after a refused credential, no sign-in until something changed.
+//! - [`limiter`]: calls in flight per mailbox, across instances with a shared store.
 //! - [`directory`] and [`health`]: people and rooms; credential checks and secret expiry.
 //!
 //! [`ScheduleSource`]: freebusy_core::scheduler::ScheduleSource
@@ -18,6 +19,7 @@ pub mod circuit;
 pub mod directory;
 pub mod freebusy;
 pub mod health;
+pub mod limiter;
 pub mod setup;
 mod written_settings;
 
@@ -74,6 +76,14 @@ pub struct Tenant {
     metrics: Arc<Metrics>,
     /// Upstream fetches under way, shared by identical concurrent requests.
     in_flight: SingleFlight<Vec<MailboxOutcome>>,
+    /// Calls in flight per mailbox.
+    limiter: limiter::MailboxLimiter,
+    /// State shared with other instances (fetch leases, the circuit), when configured.
+    shared: Option<Arc<crate::shared::Shared>>,
+    /// How long one provider call may take.
+    call_timeout: std::time::Duration,
+    /// The fingerprint instances compare before sharing a circuit ([`setup::shared_definition`]).
+    shared_definition: String,
 }
 
 impl Tenant {

@@ -35,6 +35,12 @@ pub struct BuildContext {
     pub store: Arc<Store>,
     /// How often an open circuit probes.
     pub probe_interval: Duration,
+    /// State shared with other instances, when configured.
+    pub shared: Option<Arc<crate::shared::Shared>>,
+    /// Calls in flight at once per mailbox.
+    pub mailbox_concurrency: u32,
+    /// How long one provider call may take (a call waits at most this long for its places).
+    pub call_timeout: Duration,
 }
 
 /// Resolve every setting of `section` for tenant `name`: the values, and what could not be
@@ -59,6 +65,20 @@ fn resolve(name: &str, section: &TenantSection, ctx: &BuildContext) -> (Vec<(Str
 /// changed. It is compared across restarts (the circuit), so it is kept in the store; secrets go
 /// into it only through PBKDF2 with the store's salt, so the fingerprint does not reveal them.
 pub fn definition(name: &str, section: &TenantSection, component: &Path, ctx: &BuildContext) -> anyhow::Result<String> {
+    Ok(fingerprint(&definition_input(name, section, component, ctx), &ctx.store.salt()?))
+}
+
+/// The same fingerprint as other instances compute for this tenant, to tell whether a circuit one
+/// of them opened (through the shared store) is about the same credentials. Each instance's store
+/// has its own salt, so this one is salted by the tenant's name; the shared store, which holds the
+/// tenant's access tokens too, is trusted as much.
+pub fn shared_definition(name: &str, section: &TenantSection, component: &Path, ctx: &BuildContext) -> String {
+    let salt = ring::digest::digest(&ring::digest::SHA256, format!("freebusy shared circuit {name}").as_bytes());
+    let file = component.file_name().map(Path::new).unwrap_or(component);
+    fingerprint(&definition_input(name, section, file, ctx), salt.as_ref())
+}
+
+fn definition_input(name: &str, section: &TenantSection, component: &Path, ctx: &BuildContext) -> Vec<u8> {
     let (resolved, problem) = resolve(name, section, ctx);
     let table = serde_json::json!({
         "unresolved": problem,
@@ -71,18 +91,23 @@ pub fn definition(name: &str, section: &TenantSection, component: &Path, ctx: &B
     for (k, v) in &resolved {
         input.extend_from_slice(format!("\0{k}\0{v}").as_bytes());
     }
-    let mut out = [0u8; 32];
-    let iterations = std::num::NonZeroU32::new(10_000).expect("nonzero");
-    ring::pbkdf2::derive(ring::pbkdf2::PBKDF2_HMAC_SHA256, iterations, &ctx.store.salt()?, &input, &mut out);
-    Ok(out.iter().map(|b| format!("{b:02x}")).collect())
+    input
 }
 
-/// Build tenant `name` from its table, served through `provider`; `definition` is its
-/// [`definition`].
+fn fingerprint(input: &[u8], salt: &[u8]) -> String {
+    let mut out = [0u8; 32];
+    let iterations = std::num::NonZeroU32::new(10_000).expect("nonzero");
+    ring::pbkdf2::derive(ring::pbkdf2::PBKDF2_HMAC_SHA256, iterations, salt, input, &mut out);
+    out.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Build tenant `name` from its table, served through `provider` (loaded from `component`);
+/// `definition` is its [`definition`].
 pub fn build(
     name: &str,
     section: &TenantSection,
     provider: Arc<Provider>,
+    component: &Path,
     definition: String,
     ctx: &BuildContext,
 ) -> anyhow::Result<Tenant> {
@@ -122,13 +147,24 @@ pub fn build(
     let circuit = Circuit::new(name, &definition, ctx.probe_interval, Some(ctx.store.clone()));
     Ok(Tenant {
         name: name.to_string(),
-        ctx: CallContext { settings, allowed_origins, kv: keyvalue::Store::default() },
+        ctx: CallContext {
+            settings,
+            allowed_origins,
+            kv: keyvalue::Store::new(ctx.shared.clone().map(|shared| (shared, name.to_string()))),
+        },
         max_mailboxes,
         max_window_days: info.limits.max_window_days,
         calls: Semaphore::new(section.max_concurrent_calls),
         warm: AtomicBool::new(false),
         first_sign_in: tokio::sync::Mutex::new(()),
-        cache: Cache::new(ctx.cache.clone()),
+        cache: Cache::new(ctx.cache.clone(), ctx.shared.clone().map(|shared| (shared, name.to_string()))),
+        limiter: super::limiter::MailboxLimiter::new(name, ctx.mailbox_concurrency, ctx.shared.clone()),
+        shared_definition: match &ctx.shared {
+            Some(_) => shared_definition(name, section, component, ctx),
+            None => String::new(),
+        },
+        shared: ctx.shared.clone(),
+        call_timeout: ctx.call_timeout,
         metrics: ctx.metrics.clone(),
         in_flight: Default::default(),
         written_settings,
