@@ -2,7 +2,8 @@
 //! (or lets anyone in with `auth = "none"`), and failures become RFC 6750 answers: 401 with
 //! `WWW-Authenticate: Bearer` and an error code for a missing, malformed, unknown, expired or
 //! revoked key; 403 with `insufficient_scope` for a missing scope, and 403 for another tenant's
-//! key. Bodies are `application/problem+json`; a key never appears in them (its id may).
+//! key (and for a tenant's key on the routes that span every tenant). Bodies are
+//! `application/problem+json`; a key never appears in them (its id may).
 
 use std::sync::Arc;
 
@@ -83,9 +84,15 @@ impl Caller {
         self.0.allows(tenant, scope)
     }
 
-    /// Allow `scope` regardless of tenant (admin routes).
+    /// Allow `scope` on a route that spans every tenant (admin routes, `/readyz`, `/metrics`):
+    /// only a key for every tenant may, since their answers name every tenant. A key bound to one
+    /// tenant is refused even with the admin scope.
     pub fn require(&self, scope: Scope) -> Result<(), Forbidden> {
-        self.0.require(scope)
+        self.0.require(scope)?;
+        match self.0.tenant() {
+            Some(own) => Err(Forbidden::OtherTenant { key_tenant: own.to_string(), asked: "every tenant".to_string() }),
+            None => Ok(()),
+        }
     }
 }
 
