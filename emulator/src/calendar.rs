@@ -203,6 +203,10 @@ pub async fn batch(State(emu): State<Arc<Emu>>, headers: HeaderMap, body: String
         if let Some(host) = headers.get("host") {
             inner.insert("host", host.clone());
         }
+        // A batch that took a fault as a whole takes none per request.
+        if let Some(taken) = headers.get(crate::graph::FAULT_TAKEN) {
+            inner.insert(crate::graph::FAULT_TAKEN, taken.clone());
+        }
         for (k, v) in r.get("headers").and_then(Value::as_object).into_iter().flatten() {
             if let (Ok(name), Some(Ok(value))) =
                 (HeaderName::try_from(k.as_str()), v.as_str().map(HeaderValue::from_str))

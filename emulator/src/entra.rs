@@ -59,6 +59,28 @@ pub(crate) fn error(status: StatusCode, error: &str, code: u32, message: &str) -
     (status, Json(body)).into_response()
 }
 
+/// The endpoint down ([`crate::Fault::TokenUnavailable`]): `status` (5xx) with the OAuth error
+/// `temporarily_unavailable`, whose meaning the error table of
+/// https://learn.microsoft.com/entra/identity-platform/reference-error-codes gives as "The server
+/// is temporarily too busy to handle the request". No AADSTS number: none is documented for it.
+fn unavailable(status: u16) -> Response {
+    let now = Utc::now();
+    let (trace, correlation) = (random_id(), random_id());
+    let body = json!({
+        "error": "temporarily_unavailable",
+        "error_description": format!(
+            "The server is temporarily too busy to handle the request. Retry the request after a small delay.\r\nTrace ID: {trace}\r\nCorrelation ID: {correlation}\r\nTimestamp: {}",
+            now.format("%Y-%m-%d %H:%M:%SZ")
+        ),
+        "timestamp": now.format("%Y-%m-%d %H:%M:%SZ").to_string(),
+        "trace_id": trace,
+        "correlation_id": correlation,
+    });
+    let status =
+        StatusCode::from_u16(status).ok().filter(|s| s.is_server_error()).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
+    (status, Json(body)).into_response()
+}
+
 /// Client credentials from the form or from HTTP Basic authentication (RFC 6749 §2.3.1, which
 /// the endpoint also accepts).
 fn client_credentials(form: &HashMap<String, String>, headers: &HeaderMap) -> (Option<String>, Option<String>) {
@@ -84,6 +106,9 @@ pub async fn token(
     Form(form): Form<HashMap<String, String>>,
 ) -> Response {
     crate::count_token_request(&emu);
+    if let Some(crate::Fault::TokenUnavailable { status }) = emu.next_fault_for(crate::FaultTarget::Token) {
+        return unavailable(status);
+    }
     let Some(tenant) = emu.tenant(&tenant_name) else {
         return error(
             StatusCode::BAD_REQUEST,

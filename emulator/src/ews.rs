@@ -17,7 +17,7 @@ use quick_xml::escape::escape;
 
 use crate::ews_zone::{rules_of, RequestZone, Transition};
 use crate::tenant::{Instance, Mailbox, ShowAs, Tenant};
-use crate::{Fault, State as Emu};
+use crate::{Fault, FaultTarget, State as Emu};
 
 const SOAP_NS: &str = "http://schemas.xmlsoap.org/soap/envelope/";
 const TYPES_NS: &str = "http://schemas.microsoft.com/exchange/services/2006/types";
@@ -225,32 +225,41 @@ pub async fn exchange_asmx(State(emu): State<Arc<Emu>>, headers: HeaderMap, body
     if !tenant.ews_enabled {
         return (StatusCode::FORBIDDEN, "").into_response();
     }
-    match emu.next_fault_where(|f| {
-        matches!(f, Fault::EwsServerBusy { .. } | Fault::EwsHtmlPage { .. } | Fault::EwsTruncated)
-    }) {
-        Some(Fault::EwsServerBusy { back_off_ms }) => {
-            return fault(
-                "ErrorServerBusy",
-                "The server cannot service this request right now. Try again later.",
-                Some(back_off_ms),
-            )
-        }
+    let app_only = matches!(caller, Caller::AppOnly(_));
+    // Faults that cut or delay the right answer run the request once, as it would have been
+    // answered (recorded once, counted once).
+    match emu.next_fault_for(FaultTarget::Ews) {
+        Some(Fault::EwsServerBusy { back_off_ms }) => fault(
+            "ErrorServerBusy",
+            "The server cannot service this request right now. Try again later.",
+            Some(back_off_ms),
+        ),
         Some(Fault::EwsHtmlPage { status }) => {
             let page = "<html><head><title>Service Unavailable</title></head><body><h2>Service Unavailable</h2><hr><p>HTTP Error 503. The service is unavailable.</p></body></html>";
             let code = StatusCode::from_u16(status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
-            return (code, [(header::CONTENT_TYPE, "text/html")], page).into_response();
+            (code, [(header::CONTENT_TYPE, "text/html")], page).into_response()
         }
         Some(Fault::EwsTruncated) => {
-            let whole = Box::pin(exchange_asmx(State(emu.clone()), headers, body)).await;
+            let whole = respond(&emu, tenant, app_only, &body).await;
             let (parts, full) = whole.into_parts();
             let bytes = axum::body::to_bytes(full, usize::MAX).await.unwrap_or_default();
             let mut resp = Response::from_parts(parts, axum::body::Body::from(bytes.slice(..bytes.len() / 2)));
             resp.headers_mut().remove(header::CONTENT_LENGTH);
-            return resp;
+            resp
         }
-        _ => {}
+        Some(Fault::EwsSlow { ms }) => {
+            let whole = respond(&emu, tenant, app_only, &body).await;
+            tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+            whole
+        }
+        Some(Fault::EwsConnectionReset) => crate::cut_off(respond(&emu, tenant, app_only, &body).await).await,
+        _ => respond(&emu, tenant, app_only, &body).await,
     }
-    let soap = String::from_utf8_lossy(&body).into_owned();
+}
+
+/// The answer to an authenticated EWS request from `tenant` (`app_only`: with an app-only token).
+async fn respond(emu: &Emu, tenant: &Tenant, app_only: bool, body: &Bytes) -> Response {
+    let soap = String::from_utf8_lossy(body).into_owned();
     emu.record_ews_request(&soap);
     let Ok(doc) = roxmltree::Document::parse(&soap) else {
         return fault(
@@ -264,7 +273,7 @@ pub async fn exchange_asmx(State(emu): State<Arc<Emu>>, headers: HeaderMap, body
     let Some(request) = child(envelope_node, "Body").and_then(|b| b.children().find(|c| c.is_element())) else {
         return fault("ErrorSchemaValidation", "The request failed schema validation: no SOAP Body.", None);
     };
-    if let Err(why) = validate(&emu, standalone(request, &soap)).await {
+    if let Err(why) = validate(emu, standalone(request, &soap)).await {
         return fault("ErrorSchemaValidation", &format!("The request failed schema validation: {why}"), None);
     }
     // App-only tokens must name a mailbox to act as, whatever the operation
@@ -272,7 +281,7 @@ pub async fn exchange_asmx(State(emu): State<Arc<Emu>>, headers: HeaderMap, body
     // ecederstrand/exchangelib#735).
     let impersonated =
         header_node.and_then(|h| child(h, "ExchangeImpersonation")).and_then(|i| child(i, "ConnectingSID"));
-    if matches!(caller, Caller::AppOnly(_)) && impersonated.is_none() {
+    if app_only && impersonated.is_none() {
         return fault(
             "ErrorInvalidExchangeImpersonationHeaderData",
             "ExchangeImpersonation SOAP header must be present for this type of OAuth token.",

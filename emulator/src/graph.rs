@@ -14,7 +14,7 @@ use serde_json::{json, Map, Value};
 
 use crate::entra::IssuedToken;
 use crate::tenant::{Instance, Mailbox, Tenant};
-use crate::{Fault, State as Emu};
+use crate::{Fault, FaultTarget, State as Emu};
 
 /// Observed limit: the 101st address gets ErrorMailboxDataArrayTooBig (microsoftgraph/microsoft-graph-docs#7047).
 const MAX_SCHEDULES: usize = 100;
@@ -63,8 +63,12 @@ pub(crate) fn authorize_calendar<'a>(
     roles: &[&str],
 ) -> Result<(IssuedToken, &'a Tenant), Response> {
     let token = authenticate(emu, headers)?;
-    if let Some(fault) = emu.next_fault() {
-        return Err(injected(fault));
+    // A request [`deliver`] took a fault for takes no other; faults that change how the answer
+    // is delivered stay queued for the next request through [`deliver`].
+    if !headers.contains_key(FAULT_TAKEN) {
+        if let Some(fault) = emu.next_fault_if(FaultTarget::Graph, |f| !is_delivery(f)) {
+            return Err(injected(fault));
+        }
     }
     if !token.roles.iter().chain(&token.scopes).any(|r| roles.contains(&r.as_str())) {
         return Err(graph_error(
@@ -83,6 +87,39 @@ pub(crate) fn authorize_calendar<'a>(
     Ok((token, tenant))
 }
 
+/// Marks a request [`deliver`] took a fault for (so [`authorize_calendar`] takes none).
+pub(crate) const FAULT_TAKEN: &str = "x-freebusy-emulator-fault-taken";
+
+/// Faults that deliver the right answer in a wrong way rather than replace it.
+fn is_delivery(fault: &Fault) -> bool {
+    matches!(fault, Fault::Slow { .. } | Fault::ConnectionReset)
+}
+
+/// Middleware of Graph's calendar calls: when the next Graph fault is [`Fault::Slow`] or
+/// [`Fault::ConnectionReset`], the handler answers as usual (and counts the request) and the
+/// answer is then held back for the delay, or cut off halfway with the connection dropped. The
+/// fault is taken before the token is checked: like the network, it does not care.
+pub(crate) async fn deliver(
+    State(emu): State<Arc<Emu>>,
+    mut req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let fault = emu.next_fault_if(FaultTarget::Graph, is_delivery);
+    if fault.is_some() {
+        req.headers_mut().insert(FAULT_TAKEN, axum::http::HeaderValue::from_static("1"));
+    }
+    let resp = next.run(req).await;
+    match fault {
+        Some(Fault::Slow { ms }) => {
+            tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+            resp
+        }
+        Some(Fault::ConnectionReset) => crate::cut_off(resp).await,
+        _ => resp,
+    }
+}
+
+/// The answer an injected fault replaces a Graph answer with.
 pub(crate) fn injected(fault: Fault) -> Response {
     let (status, code, message, retry_after) = match fault {
         Fault::Throttle { retry_after } => (
@@ -97,9 +134,34 @@ pub(crate) fn injected(fault: Fault) -> Response {
             "The service is temporarily unavailable.",
             retry_after,
         ),
-        // EWS faults and rejected sign-ins are taken by their endpoints only (State::next_fault
-        // filters them out).
-        Fault::EwsServerBusy { .. } | Fault::EwsHtmlPage { .. } | Fault::EwsTruncated | Fault::SecretRejected => {
+        Fault::InternalError => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "ErrorInternalServerError",
+            "An internal server error occurred. The operation failed.",
+            None,
+        ),
+        Fault::GarbageJson => {
+            // Starts like a getSchedule answer, then is not JSON.
+            let body = "{\"@odata.context\":\"https://graph.microsoft.com/v1.0/$metadata#Collection(microsoft.graph.scheduleInformation)\",\"value\":[{\"scheduleId\":\u{1}\u{fffd}\u{fffd}<<<}}]]";
+            return (StatusCode::OK, [(axum::http::header::CONTENT_TYPE, "application/json; charset=utf-8")], body)
+                .into_response();
+        }
+        Fault::HtmlPage { status } => {
+            let page = "<!DOCTYPE html><html><head><title>Sign in to continue</title></head><body><h1>Your network requires you to sign in</h1><form method=\"post\" action=\"/login\"><input name=\"user\"><input type=\"password\" name=\"password\"></form></body></html>";
+            let code = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
+            return (code, [(axum::http::header::CONTENT_TYPE, "text/html; charset=utf-8")], page).into_response();
+        }
+        // Faults for other endpoints, or delivered by `deliver`, never get here (State::next_fault
+        // and authorize_calendar filter them out); answered as an outage if one did.
+        Fault::Slow { .. }
+        | Fault::ConnectionReset
+        | Fault::TokenUnavailable { .. }
+        | Fault::EwsServerBusy { .. }
+        | Fault::EwsHtmlPage { .. }
+        | Fault::EwsTruncated
+        | Fault::EwsSlow { .. }
+        | Fault::EwsConnectionReset
+        | Fault::SecretRejected => {
             (StatusCode::SERVICE_UNAVAILABLE, "ServiceUnavailable", "The service is temporarily unavailable.", None)
         }
     };

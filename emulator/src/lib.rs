@@ -6,7 +6,7 @@
 //!
 //! It is shaped by Microsoft's documented and observed behaviour, never by what freebusy's
 //! plugins happen to send. Faults (throttling, outages) are injected on demand through
-//! [`Emulator::inject`] or `POST /_emulator/faults`.
+//! [`Emulator::inject`] or `POST /_emulator/faults` (`DELETE` clears them).
 
 // Handlers return ready HTTP error responses as their `Err`; boxing them would only add noise.
 #![allow(clippy::result_large_err)]
@@ -25,6 +25,7 @@ pub mod ics;
 pub mod tenant;
 
 use std::collections::{HashMap, VecDeque};
+use std::future::Future as _;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -35,7 +36,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::tenant::Tenant;
 
-/// A fault to inject into the next Graph request(s).
+/// A fault to inject into the next request of the endpoint it is for: Graph's calendar calls
+/// (getSchedule, calendarView, `$batch`), EWS, or the token endpoint ([`Fault::target`]). Faults
+/// queue in order; each endpoint takes the first one meant for it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum Fault {
@@ -43,6 +46,28 @@ pub enum Fault {
     Throttle { retry_after: Option<String> },
     /// 503 Service Unavailable, with `Retry-After` when given.
     Unavailable { retry_after: Option<String> },
+    /// Graph: 500 Internal Server Error in Graph's error envelope, as Graph answers a request it
+    /// failed on (https://learn.microsoft.com/graph/errors lists 500; the code and message are the
+    /// ones getSchedule gave in microsoftgraph/microsoft-graph-docs#4494).
+    InternalError,
+    /// Graph: the right answer, but only after `ms` milliseconds, as from an overloaded mailbox
+    /// server or a congested network: for the host's deadline (`call_timeout_secs`).
+    Slow { ms: u64 },
+    /// Graph: HTTP 200 with `Content-Type: application/json` and a body that is not JSON (a proxy
+    /// or load balancer that mangles or splices answers); nothing Graph documents.
+    GarbageJson,
+    /// Graph: an HTML page with this status and `Content-Type: text/html` instead of JSON, as a
+    /// captive portal, TLS-inspecting proxy or gateway in front of Graph serves (200 for a login
+    /// page, 404, 502 or 504 for a gateway's own error page).
+    HtmlPage { status: u16 },
+    /// Graph: the status line, headers and `Content-Length` of the right answer and half of its
+    /// body, then the connection is dropped (a reset behind a proxy or a crashing front end).
+    ConnectionReset,
+    /// The token endpoint is down: this 5xx status with `error: temporarily_unavailable` ("The
+    /// server is temporarily too busy to handle the request", the error table of
+    /// https://learn.microsoft.com/entra/identity-platform/reference-error-codes), for any grant.
+    /// Not a wrong credential: freebusy must not treat it as one.
+    TokenUnavailable { status: u16 },
     /// EWS: an ErrorServerBusy SOAP fault with `BackOffMilliseconds` (the fault captured in
     /// ecederstrand/exchangelib tests/test_services.py;
     /// https://learn.microsoft.com/exchange/client-developer/exchange-web-services/ews-throttling-in-exchange).
@@ -51,9 +76,49 @@ pub enum Fault {
     EwsHtmlPage { status: u16 },
     /// EWS: the right answer cut off halfway (a connection dropped behind a proxy).
     EwsTruncated,
+    /// EWS: the right answer, but only after `ms` milliseconds (an on-premises server under load).
+    EwsSlow { ms: u64 },
+    /// EWS: like [`Fault::ConnectionReset`]: headers and `Content-Length` of the right answer, half
+    /// its body, then the connection is dropped.
+    EwsConnectionReset,
     /// The next sign-in with a client secret or an EWS password is refused as a wrong one
     /// (AADSTS7000215, or HTTP 401 from EWS), as after an admin rotated it; later ones work again.
     SecretRejected,
+}
+
+/// Which endpoint takes a [`Fault`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FaultTarget {
+    /// Graph's calendar calls.
+    Graph,
+    /// The EWS endpoint.
+    Ews,
+    /// The token endpoint.
+    Token,
+    /// Whatever checks a client secret or an EWS password first.
+    SignIn,
+}
+
+impl Fault {
+    /// The endpoint that takes this fault; the others leave it queued.
+    pub fn target(&self) -> FaultTarget {
+        match self {
+            Fault::Throttle { .. }
+            | Fault::Unavailable { .. }
+            | Fault::InternalError
+            | Fault::Slow { .. }
+            | Fault::GarbageJson
+            | Fault::HtmlPage { .. }
+            | Fault::ConnectionReset => FaultTarget::Graph,
+            Fault::TokenUnavailable { .. } => FaultTarget::Token,
+            Fault::EwsServerBusy { .. }
+            | Fault::EwsHtmlPage { .. }
+            | Fault::EwsTruncated
+            | Fault::EwsSlow { .. }
+            | Fault::EwsConnectionReset => FaultTarget::Ews,
+            Fault::SecretRejected => FaultTarget::SignIn,
+        }
+    }
 }
 
 /// Request counters, for tests that check how often freebusy calls upstream.
@@ -156,14 +221,21 @@ impl State {
         self.tenants.iter().find(|t| t.answers_to(name))
     }
 
-    /// The next queued Graph fault.
-    pub(crate) fn next_fault(&self) -> Option<Fault> {
-        self.next_fault_where(|f| {
-            !matches!(
-                f,
-                Fault::EwsServerBusy { .. } | Fault::EwsHtmlPage { .. } | Fault::EwsTruncated | Fault::SecretRejected
-            )
-        })
+    /// The next queued fault for `target`.
+    pub(crate) fn next_fault_for(&self, target: FaultTarget) -> Option<Fault> {
+        self.next_fault_where(|f| f.target() == target)
+    }
+
+    /// Take the first queued fault for `target` only if `wanted` accepts it: faults apply in queue
+    /// order, so a later one never jumps an earlier one.
+    pub(crate) fn next_fault_if(&self, target: FaultTarget, wanted: impl Fn(&Fault) -> bool) -> Option<Fault> {
+        let mut faults = self.faults.lock().expect("fault queue");
+        let at = faults.iter().position(|f| f.target() == target)?;
+        if wanted(&faults[at]) {
+            faults.remove(at)
+        } else {
+            None
+        }
     }
 
     /// The next queued fault that `wanted` accepts.
@@ -315,9 +387,23 @@ impl Emulator {
         self.state.consents.lock().expect("consents").grants.remove(&(t.id.clone(), client_id.to_string()));
     }
 
-    /// Queue a fault for the next Graph request.
+    /// Queue a fault for the next request of the endpoint it is for ([`Fault::target`]).
     pub fn inject(&self, fault: Fault) {
         self.state.faults.lock().expect("fault queue").push_back(fault);
+    }
+
+    /// Drop every queued fault (the upstream recovers); returns how many were still queued,
+    /// so a test can tell how many its requests consumed.
+    pub fn clear_faults(&self) -> usize {
+        let mut faults = self.state.faults.lock().expect("fault queue");
+        let left = faults.len();
+        faults.clear();
+        left
+    }
+
+    /// How many faults are still queued.
+    pub fn queued_faults(&self) -> usize {
+        self.state.faults.lock().expect("fault queue").len()
     }
 
     /// Counters so far.
@@ -432,19 +518,33 @@ fn router(state: Arc<State>) -> Router {
         .route("/{tenant}/v2.0/.well-known/openid-configuration", get(entra::openid_configuration))
         .route("/{tenant}/oauth2/v2.0/devicecode", post(delegated::devicecode))
         .route("/{tenant}/oauth2/v2.0/authorize", get(delegated::authorize))
-        .route("/v1.0/me/calendar/getSchedule", post(graph::get_my_schedule))
-        .route("/v1.0/users/{user}/calendar/getSchedule", post(graph::get_schedule))
-        .route("/v1.0/users/{user}/calendarView", get(calendar::calendar_view))
-        .route("/v1.0/me/calendarView", get(calendar::my_calendar_view))
-        .route("/v1.0/$batch", post(calendar::batch))
+        .merge(graph_calendar_routes(state.clone()))
         .route("/v1.0/users", get(directory::users))
         .route("/v1.0/places/microsoft.graph.room", get(directory::rooms))
         // IIS paths are case-insensitive; clients use both spellings.
         .route("/EWS/Exchange.asmx", post(ews::exchange_asmx))
         .route("/ews/exchange.asmx", post(ews::exchange_asmx))
         .route("/_emulator/stats", get(stats))
-        .route("/_emulator/faults", post(inject))
+        .route("/_emulator/faults", post(inject).delete(clear_faults))
         .with_state(state)
+}
+
+/// Graph's calendar calls, which take the Graph faults: those that replace the answer in
+/// [`graph::authorize_calendar`], those that change how the right answer is delivered
+/// ([`Fault::Slow`], [`Fault::ConnectionReset`]) in [`graph::deliver`].
+fn graph_calendar_routes(state: Arc<State>) -> Router<Arc<State>> {
+    Router::new()
+        .route("/v1.0/me/calendar/getSchedule", post(graph::get_my_schedule))
+        .route("/v1.0/users/{user}/calendar/getSchedule", post(graph::get_schedule))
+        .route("/v1.0/users/{user}/calendarView", get(calendar::calendar_view))
+        .route("/v1.0/me/calendarView", get(calendar::my_calendar_view))
+        .route("/v1.0/$batch", post(calendar::batch))
+        .route_layer(axum::middleware::from_fn_with_state(state, graph::deliver))
+}
+
+async fn clear_faults(axum::extract::State(state): axum::extract::State<Arc<State>>) -> axum::http::StatusCode {
+    state.faults.lock().expect("fault queue").clear();
+    axum::http::StatusCode::NO_CONTENT
 }
 
 async fn stats(axum::extract::State(state): axum::extract::State<Arc<State>>) -> Json<Stats> {
@@ -457,6 +557,46 @@ async fn inject(
 ) -> axum::http::StatusCode {
     state.faults.lock().expect("fault queue").push_back(fault);
     axum::http::StatusCode::NO_CONTENT
+}
+
+/// `resp` with its status, headers and `Content-Length`, but only the first half of its body;
+/// then the body fails, which makes hyper drop the connection ([`Fault::ConnectionReset`]).
+pub(crate) async fn cut_off(resp: axum::response::Response) -> axum::response::Response {
+    let (mut parts, body) = resp.into_parts();
+    let bytes = axum::body::to_bytes(body, usize::MAX).await.unwrap_or_default();
+    parts.headers.insert(axum::http::header::CONTENT_LENGTH, bytes.len().into());
+    let half = bytes.slice(..bytes.len() / 2);
+    // A moment between the half and the failure, so that hyper has written what it was given.
+    let pause = Box::pin(tokio::time::sleep(std::time::Duration::from_millis(20)));
+    axum::response::Response::from_parts(parts, axum::body::Body::new(CutOff { half: Some(half), pause }))
+}
+
+/// A body that yields some bytes, pauses, then fails.
+struct CutOff {
+    half: Option<axum::body::Bytes>,
+    pause: std::pin::Pin<Box<tokio::time::Sleep>>,
+}
+
+impl hyper::body::Body for CutOff {
+    type Data = axum::body::Bytes;
+    type Error = std::io::Error;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Self::Data>, Self::Error>>> {
+        use std::task::Poll;
+        if let Some(half) = self.half.take() {
+            return Poll::Ready(Some(Ok(hyper::body::Frame::data(half))));
+        }
+        match self.pause.as_mut().poll(cx) {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(()) => Poll::Ready(Some(Err(std::io::Error::new(
+                std::io::ErrorKind::ConnectionReset,
+                "the emulator drops the connection (injected fault)",
+            )))),
+        }
+    }
 }
 
 pub(crate) fn count_token_request(state: &State) {

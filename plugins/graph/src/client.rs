@@ -99,6 +99,12 @@ pub(crate) fn utc_text(ms: i64) -> Result<String, ProviderError> {
         .ok_or_else(|| ProviderError::Misconfigured("query window is out of range".into()))
 }
 
+/// Whether a failed answer carries Graph's error envelope (https://learn.microsoft.com/graph/errors)
+/// with a code: Graph's own answer, not a page from a proxy or gateway in front of it.
+pub(crate) fn is_graph_error(resp: &Response) -> bool {
+    serde_json::from_slice::<GraphErrorBody>(&resp.body).is_ok_and(|b| !b.error.code.is_empty())
+}
+
 /// Map a failed getSchedule call (https://learn.microsoft.com/graph/errors,
 /// https://learn.microsoft.com/graph/throttling).
 pub(crate) fn call_error(resp: &Response) -> ProviderError {
@@ -112,6 +118,11 @@ pub(crate) fn call_error(resp: &Response) -> ProviderError {
             "Graph denied access ({said}): grant the application permission Calendars.ReadBasic (or Calendars.Read) and admin consent; consent can take up to two hours to apply"
         )),
         400 => ProviderError::Misconfigured(format!("Graph refused the request ({said})")),
+        // A 404 without Graph's error body is a proxy's or gateway's page: it says nothing about
+        // the mailbox in the URL.
+        404 if err.code.is_empty() => ProviderError::Unavailable(
+            "Graph answered HTTP 404 without Graph's error body (a proxy or gateway in front of Graph?)".into(),
+        ),
         404 => ProviderError::Misconfigured(format!("Graph found no mailbox at the anchor URL ({said}); set anchor_mailbox to a licensed mailbox")),
         _ => ProviderError::Unavailable(format!("Graph answered {said}")),
     }

@@ -6,7 +6,7 @@ use freebusy_provider_sdk::types::*;
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::client::{call_error, parse_utc, send_authorized, status, utc_text, DateTimeTimeZone};
+use crate::client::{call_error, is_graph_error, parse_utc, send_authorized, status, utc_text, DateTimeTimeZone};
 use crate::Connection;
 
 /// getSchedule rejects intervals below 5 minutes, above a day, and longer than the window.
@@ -140,7 +140,7 @@ fn send_with_anchor(conn: &Connection, q: &Query, body: &[u8]) -> Result<Anchore
     }
     if let Some(anchor) = conn.anchor {
         let resp = send_authorized(conn, &schedule_url(conn, anchor), body)?;
-        if resp.status == 404 {
+        if resp.status == 404 && is_graph_error(&resp) {
             return Err(ProviderError::Misconfigured(format!(
                 "anchor_mailbox '{anchor}' does not exist in the tenant (Graph answered 404)"
             )));
@@ -156,7 +156,8 @@ fn send_with_anchor(conn: &Connection, q: &Query, body: &[u8]) -> Result<Anchore
     let mut missing = Vec::new();
     for anchor in anchors.iter().take(MAX_ANCHOR_TRIES) {
         let resp = send_authorized(conn, &schedule_url(conn, anchor), body)?;
-        if resp.status == 404 {
+        // Only Graph's own 404 says the anchor does not exist; a proxy's 404 page is an outage.
+        if resp.status == 404 && is_graph_error(&resp) {
             cache::remove(&anchor_key(conn));
             missing.push(anchor.clone());
             continue;
