@@ -8,6 +8,11 @@
 //! Identical concurrent fetches share one upstream call ([`crate::single_flight`]); how a request
 //! uses the cache is in [`crate::tenant`]. Only memory is used; nothing is written to disk.
 //!
+//! Answers read entirely from the cache are also kept rendered, keyed by the whole request,
+//! until any part of them would read differently (an entry expires, or a `cacheAgeSeconds`
+//! ticks to the next second): consoles polling the same question then cost one lookup and no
+//! rendering ([`Cache::rendered`]).
+//!
 //! With a shared store ([`crate::shared`]) every entry is also written to Redis, expiring when
 //! it may no longer be served even as stale, and a day this instance lacks is looked up there:
 //! what one instance fetched, the others serve. Entries there carry the wall-clock time they were
@@ -52,11 +57,49 @@ impl Default for CacheSettings {
     }
 }
 
-#[derive(Hash, PartialEq, Eq, Clone)]
+/// A mailbox-day to keep: the mailbox in lower case.
 struct Key {
     mailbox: String,
     day: i64,
     details: bool,
+}
+
+/// What the cache holds: by lower-case mailbox, then by day and details flag, so that a lookup
+/// of a mailbox's days finds the mailbox once and allocates nothing.
+#[derive(Default)]
+struct Entries {
+    by_mailbox: HashMap<String, HashMap<(i64, bool), Entry>>,
+    /// Mailbox-days held.
+    len: usize,
+}
+
+impl Entries {
+    fn insert(&mut self, key: Key, entry: Entry) {
+        let days = self.by_mailbox.entry(key.mailbox).or_default();
+        if days.insert((key.day, key.details), entry).is_none() {
+            self.len += 1;
+        }
+    }
+
+    /// Keep only entries for which `keep` holds.
+    fn retain(&mut self, mut keep: impl FnMut(&Entry) -> bool) {
+        let mut len = 0;
+        self.by_mailbox.retain(|_, days| {
+            days.retain(|_, e| keep(e));
+            len += days.len();
+            !days.is_empty()
+        });
+        self.len = len;
+    }
+}
+
+/// `mailbox` in lower case, without copying one that already is.
+fn lower(mailbox: &str) -> std::borrow::Cow<'_, str> {
+    if mailbox.bytes().any(|b| b.is_ascii_uppercase()) {
+        std::borrow::Cow::Owned(mailbox.to_ascii_lowercase())
+    } else {
+        std::borrow::Cow::Borrowed(mailbox)
+    }
 }
 
 struct Entry {
@@ -87,10 +130,22 @@ struct SharedEntry {
     working_hours: Option<WorkingHours>,
 }
 
+/// Most rendered answers kept; beyond it, new ones are not kept until old ones expire.
+const MAX_RENDERED: usize = 4096;
+/// Longest request key whose answer is kept rendered (longer ones are rare and big).
+const MAX_RENDERED_KEY: usize = 8 * 1024;
+
+/// A rendered answer and until when it reads the same.
+struct Rendered {
+    until: Instant,
+    body: bytes::Bytes,
+}
+
 /// A tenant's cache.
 pub struct Cache {
     settings: CacheSettings,
-    entries: Mutex<HashMap<Key, Entry>>,
+    entries: Mutex<Entries>,
+    rendered: Mutex<HashMap<String, Rendered>>,
     /// The shared store and this tenant's name in its keys.
     shared: Option<(Arc<Shared>, String)>,
 }
@@ -98,12 +153,39 @@ pub struct Cache {
 impl Cache {
     /// An empty cache, also kept in `shared` (under `tenant`'s name) when given.
     pub fn new(settings: CacheSettings, shared: Option<(Arc<Shared>, String)>) -> Self {
-        Cache { settings, entries: Mutex::new(HashMap::new()), shared }
+        Cache { settings, entries: Mutex::new(Entries::default()), rendered: Mutex::new(HashMap::new()), shared }
     }
 
     fn shared_key(&self, tenant: &str, mailbox: &str, day: i64, details: bool) -> String {
         let shared = &self.shared.as_ref().expect("a shared store").0;
         shared.key(&format!("cache:{tenant}:{}:{day}:{}", u8::from(details), mailbox.to_ascii_lowercase()))
+    }
+
+    /// How long entries are served fresh.
+    pub fn ttl(&self) -> Duration {
+        self.settings.ttl
+    }
+
+    /// The rendered answer kept for request `key`, while it still reads the same.
+    pub fn rendered(&self, key: &str) -> Option<bytes::Bytes> {
+        let rendered = self.rendered.lock().expect("rendered lock");
+        rendered.get(key).filter(|r| Instant::now() < r.until).map(|r| r.body.clone())
+    }
+
+    /// Keep `body`, the answer to request `key`, for `valid_for`.
+    pub fn keep_rendered(&self, key: String, body: bytes::Bytes, valid_for: Duration) {
+        if key.len() > MAX_RENDERED_KEY || valid_for.is_zero() {
+            return;
+        }
+        let now = Instant::now();
+        let mut rendered = self.rendered.lock().expect("rendered lock");
+        if rendered.len() >= MAX_RENDERED {
+            rendered.retain(|_, r| now < r.until);
+            if rendered.len() >= MAX_RENDERED {
+                return;
+            }
+        }
+        rendered.insert(key, Rendered { until: now + valid_for, body });
     }
 
     /// Whether a request with these options is served through the cache.
@@ -166,13 +248,16 @@ impl Cache {
     }
 
     fn lookup(&self, mailbox: &str, days: &Range<i64>, details: bool, max_age: Duration) -> Option<Cached> {
+        let mailbox = lower(mailbox);
         let entries = self.entries.lock().expect("cache lock");
+        let held = entries.by_mailbox.get(mailbox.as_ref())?;
         let mut blocks = Vec::new();
         let mut working_hours = None;
         let mut fetched_at = Timestamp::MAX;
+        let now = Instant::now();
         for day in days.clone() {
-            let entry = entries.get(&Key { mailbox: mailbox.to_ascii_lowercase(), day, details })?;
-            if entry.fetched.elapsed() > max_age {
+            let entry = held.get(&(day, details))?;
+            if now.saturating_duration_since(entry.fetched) > max_age {
                 return None;
             }
             blocks.extend(entry.blocks.iter().cloned());
@@ -236,25 +321,28 @@ impl Cache {
     /// Put entries in memory, within `max_entries`.
     fn keep(&self, new: Vec<(Key, Entry)>) {
         let mut entries = self.entries.lock().expect("cache lock");
-        entries.extend(new);
-        if entries.len() > self.settings.max_entries {
+        for (key, entry) in new {
+            entries.insert(key, entry);
+        }
+        if entries.len > self.settings.max_entries {
             // Expired entries go first; if that is not enough, the oldest.
             let keep_for = self.settings.ttl + self.settings.stale_if_error;
-            entries.retain(|_, e| e.fetched.elapsed() <= keep_for);
-            let excess = entries.len().saturating_sub(self.settings.max_entries);
+            entries.retain(|e| e.fetched.elapsed() <= keep_for);
+            let excess = entries.len.saturating_sub(self.settings.max_entries);
             if excess > 0 {
-                let mut by_age: Vec<(Instant, Key)> = entries.iter().map(|(k, e)| (e.fetched, k.clone())).collect();
-                by_age.sort_by_key(|(fetched, _)| *fetched);
-                for (_, key) in by_age.into_iter().take(excess) {
-                    entries.remove(&key);
-                }
+                let mut ages: Vec<Instant> =
+                    entries.by_mailbox.values().flat_map(|days| days.values().map(|e| e.fetched)).collect();
+                ages.sort_unstable();
+                // Drop everything fetched at or before the excess-th oldest time.
+                let cutoff = ages[excess - 1];
+                entries.retain(|e| e.fetched > cutoff);
             }
         }
     }
 
     /// Mailbox-days held.
     pub fn len(&self) -> usize {
-        self.entries.lock().expect("cache lock").len()
+        self.entries.lock().expect("cache lock").len
     }
 
     /// Whether nothing is held.

@@ -156,7 +156,14 @@ impl Metrics {
 
     /// A mailbox was looked up in the cache.
     pub fn cache(&self, tenant: &str, result: &str) {
-        self.cache.get_or_create(&CacheLabels { tenant: tenant.into(), result: result.into() }).inc();
+        self.cache_many(tenant, result, 1);
+    }
+
+    /// `n` mailboxes had the cache `result` (nothing is counted for none).
+    pub fn cache_many(&self, tenant: &str, result: &str, n: u64) {
+        if n > 0 {
+            self.cache.get_or_create(&CacheLabels { tenant: tenant.into(), result: result.into() }).inc_by(n);
+        }
     }
 
     /// A mailbox was answered with an error.

@@ -172,3 +172,53 @@ async fn a_fetch_completes_for_the_cache_even_when_its_client_hangs_up() {
     assert_eq!(calls(&stack), 2, "and their answer was cached");
     assert!(later.mailboxes.iter().all(|m| m.cache_age_seconds.is_some() && m.busy.is_some()));
 }
+
+#[tokio::test]
+async fn a_kept_rendered_answer_still_says_its_true_cache_age() {
+    let stack = cached_stack("ttl_secs = 60").await;
+    let query = format!("{ROOM}&start=2026-03-23T00:00:00Z&end=2026-03-30T00:00:00Z&interval=60");
+    let fresh = ask(&stack.api, &query).await;
+    let (_, _, first) = get(&format!("{}/v1/freebusy?{query}", stack.api)).await;
+    let parsed: FreeBusyResponse = serde_json::from_str(&first).unwrap();
+    // Two seconds on, the age has moved: the kept answer was not frozen.
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    let later = ask(&stack.api, &query).await;
+    for ((l, p), f) in later.mailboxes.iter().zip(&parsed.mailboxes).zip(&fresh.mailboxes) {
+        let (then, now) = (p.cache_age_seconds.unwrap(), l.cache_age_seconds.unwrap());
+        assert!(now >= then + 2, "cache age {then} then {now} two seconds later");
+        assert_eq!((&l.busy, &l.availability_view), (&f.busy, &f.availability_view), "the same answer");
+    }
+    assert_eq!(calls(&stack), 1);
+}
+
+#[tokio::test]
+async fn a_kept_rendered_answer_ends_with_the_ttl_of_its_entries() {
+    let stack = cached_stack("ttl_secs = 1\nstale_if_error_secs = 600").await;
+    let query = format!("{ROOM}&start=2026-03-23T00:00:00Z&end=2026-03-24T00:00:00Z");
+    ask(&stack.api, &query).await;
+    for _ in 0..20 {
+        ask(&stack.api, &query).await;
+    }
+    assert_eq!(calls(&stack), 1, "polls within the TTL are answered from the cache");
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let after = ask(&stack.api, &query).await;
+    assert_eq!(calls(&stack), 2, "past the TTL the upstream is asked again, not a kept rendering served");
+    assert!(after.mailboxes.iter().all(|m| m.cache_age_seconds.is_none()), "a fresh answer has no cache age");
+}
+
+#[tokio::test]
+async fn a_stale_answer_is_never_kept_rendered_past_the_upstreams_return() {
+    let stack = cached_stack("ttl_secs = 1\nstale_if_error_secs = 600").await;
+    let query = format!("{ROOM}&start=2026-03-23T00:00:00Z&end=2026-03-24T00:00:00Z");
+    ask(&stack.api, &query).await;
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    for _ in 0..3 {
+        stack.emulator.inject(Fault::Unavailable { retry_after: Some("0".into()) });
+    }
+    let stale = ask(&stack.api, &query).await;
+    assert!(stale.mailboxes.iter().all(|m| m.stale.is_some()));
+    // The upstream is back: the very next request fetches and is fresh, not the stale rendering.
+    let back = ask(&stack.api, &query).await;
+    assert!(back.mailboxes.iter().all(|m| m.stale.is_none() && m.busy.is_some()), "{back:?}");
+    assert_eq!(calls(&stack), 2 + 3);
+}

@@ -43,10 +43,13 @@ async fn answer(
         Err(p) => return problem(p),
     };
     log.set_query(&tenant.name, &req.mailboxes);
-    let resp = tenant.freebusy(&req).await;
     let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok());
-    let (content_type, body) = render(&resp, accept, chrono::Utc::now().timestamp_millis());
-    ([(header::CONTENT_TYPE, content_type)], body).into_response()
+    if accept.is_some_and(|a| a.contains("text/calendar")) {
+        let resp = tenant.freebusy(&req).await;
+        let (content_type, body) = render(&resp, accept, chrono::Utc::now().timestamp_millis());
+        return ([(header::CONTENT_TYPE, content_type)], body).into_response();
+    }
+    ([(header::CONTENT_TYPE, "application/json")], tenant.freebusy_json(&req).await).into_response()
 }
 
 fn from_query(query: Option<String>) -> Result<FreeBusyRequest, Problem> {

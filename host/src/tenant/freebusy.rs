@@ -27,6 +27,19 @@ fn digest(key: &str) -> String {
     hash.as_ref()[..16].iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// Everything an answer depends on, as a key for its rendered form.
+fn rendered_key(req: &FreeBusyRequest) -> String {
+    let mut key = format!(
+        "{}|{}|{}|{}|{:?}|",
+        req.details, req.upstream_view, req.window.start, req.window.end, req.interval_minutes
+    );
+    for mailbox in &req.mailboxes {
+        key.push_str(mailbox);
+        key.push(',');
+    }
+    key
+}
+
 /// Schedules for a request's mailboxes, with where each came from.
 pub struct Fetched {
     /// Each mailbox's schedule or error, in request order.
@@ -35,6 +48,25 @@ pub struct Fetched {
     pub ages: Vec<Option<u64>>,
     /// Why a fresh answer could not be had, for those served stale.
     pub stale: Vec<Option<MailboxError>>,
+    /// When the upstream answered (ms since the epoch), for those served fresh from the cache.
+    pub fetched_at: Vec<Option<i64>>,
+}
+
+impl Fetched {
+    /// How long an answer made of these outcomes reads the same, if it came entirely from the
+    /// cache: until the first entry's TTL ends or the first `cacheAgeSeconds` would tick.
+    fn reads_the_same_for(&self, ttl: std::time::Duration, now: i64) -> Option<std::time::Duration> {
+        let ttl_ms = i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX);
+        let mut until = i64::MAX;
+        let parts = self.outcomes.iter().zip(&self.fetched_at).zip(self.ages.iter().zip(&self.stale));
+        for ((outcome, fetched_at), (age, stale)) in parts {
+            let (Ok(_), Some(fetched_at), Some(age), None) = (outcome, fetched_at, age, stale) else { return None };
+            // The age the answer says, plus one second: when it would say the next.
+            let next_second = fetched_at + (i64::try_from(*age).unwrap_or(i64::MAX / 2000) + 1) * 1000;
+            until = until.min(fetched_at.saturating_add(ttl_ms)).min(next_second);
+        }
+        u64::try_from(until - now).ok().map(std::time::Duration::from_millis)
+    }
 }
 use crate::cache::Cached;
 
@@ -42,6 +74,31 @@ impl Tenant {
     /// Answer a free/busy request.
     pub async fn freebusy(self: &Arc<Self>, req: &FreeBusyRequest) -> FreeBusyResponse {
         let fetched = self.schedules(req).await;
+        self.respond(req, fetched)
+    }
+
+    /// [`Self::freebusy`] as JSON. An answer read entirely from the cache is kept rendered
+    /// while it reads the same ([`crate::cache::Cache::rendered`]), so that identical polls in
+    /// that time are one lookup.
+    pub async fn freebusy_json(self: &Arc<Self>, req: &FreeBusyRequest) -> bytes::Bytes {
+        let serves = self.cache.serves(req.details, req.upstream_view);
+        let key = serves.then(|| rendered_key(req));
+        if let Some(body) = key.as_deref().and_then(|k| self.cache.rendered(k)) {
+            self.metrics.cache_many(&self.name, "hit", req.mailboxes.len() as u64);
+            return body;
+        }
+        let fetched = self.schedules(req).await;
+        let valid_for = fetched.reads_the_same_for(self.cache.ttl(), chrono::Utc::now().timestamp_millis());
+        let resp = self.respond(req, fetched);
+        let body = bytes::Bytes::from(serde_json::to_vec(&resp).expect("responses serialize"));
+        if let (Some(key), Some(valid_for)) = (key, valid_for) {
+            self.cache.keep_rendered(key, body.clone(), valid_for);
+        }
+        body
+    }
+
+    /// The answer to `req` from `fetched`, with where each mailbox came from.
+    fn respond(&self, req: &FreeBusyRequest, fetched: Fetched) -> FreeBusyResponse {
         let mut resp = respond(req, fetched.outcomes);
         for ((result, age), stale) in resp.mailboxes.iter_mut().zip(fetched.ages).zip(fetched.stale) {
             result.cache_age_seconds = age;
@@ -56,7 +113,12 @@ impl Tenant {
     pub async fn schedules(self: &Arc<Self>, req: &FreeBusyRequest) -> Fetched {
         let n = req.mailboxes.len();
         if !self.cache.serves(req.details, req.upstream_view) {
-            return Fetched { outcomes: self.fetch(req).await, ages: vec![None; n], stale: vec![None; n] };
+            return Fetched {
+                outcomes: self.fetch(req).await,
+                ages: vec![None; n],
+                stale: vec![None; n],
+                fetched_at: vec![None; n],
+            };
         }
         let days = req.window.utc_days();
         let now = chrono::Utc::now().timestamp_millis();
@@ -65,20 +127,21 @@ impl Tenant {
         let mut outcomes: Vec<Option<MailboxOutcome>> = vec![None; n];
         let mut ages: Vec<Option<u64>> = vec![None; n];
         let mut stale: Vec<Option<MailboxError>> = vec![None; n];
+        let mut fetched_at: Vec<Option<i64>> = vec![None; n];
         let mut missing = Vec::new();
         for (i, mailbox) in req.mailboxes.iter().enumerate() {
             match self.cache.fresh(mailbox, &days, req.details).await {
                 Some(hit) => {
-                    self.metrics.cache(&self.name, "hit");
                     ages[i] = Some(age(hit.fetched_at));
+                    fetched_at[i] = Some(hit.fetched_at);
                     outcomes[i] = Some(Ok(from_cache(hit)));
                 }
-                None => {
-                    self.metrics.cache(&self.name, "miss");
-                    missing.push(i);
-                }
+                None => missing.push(i),
             }
         }
+        // Counted once per request, not per mailbox: each count looks its labels up.
+        self.metrics.cache_many(&self.name, "hit", (n - missing.len()) as u64);
+        self.metrics.cache_many(&self.name, "miss", missing.len() as u64);
         if !missing.is_empty() {
             let sub = FreeBusyRequest {
                 mailboxes: missing.iter().map(|&i| req.mailboxes[i].clone()).collect(),
@@ -105,7 +168,7 @@ impl Tenant {
             }
         }
         let outcomes = outcomes.into_iter().map(|o| o.expect("every mailbox answered")).collect();
-        Fetched { outcomes, ages, stale }
+        Fetched { outcomes, ages, stale, fetched_at }
     }
 
     /// Free slots common to the request's groups, from the same schedules as
