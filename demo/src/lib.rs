@@ -142,6 +142,46 @@ pub struct Demo {
 /// tenant's user signs in first, by the same device code flow as `freebusy login`, the emulator
 /// approving the code as [`DELEGATED_USER`]. `cache` is the body of the `[cache]` table.
 pub async fn start(components_dir: &Path, runtime: RuntimeSettings, cache: &str) -> anyhow::Result<Demo> {
+    start_inner(components_dir, runtime, cache, None).await
+}
+
+/// [`start`], with onboarding by admin consent on (the emulator's multi-tenant vendor app; its
+/// Fabrikam tenant can consent) for a service reachable at `api_url`, as `freebusy-demo` runs.
+pub async fn start_with_onboarding(
+    components_dir: &Path,
+    runtime: RuntimeSettings,
+    cache: &str,
+    api_url: &str,
+) -> anyhow::Result<Demo> {
+    start_inner(components_dir, runtime, cache, Some(api_url)).await
+}
+
+/// The `[onboarding]` table for the emulator's vendor app, its secret read from `secrets`.
+fn onboarding_config(emulator_url: &str, api_url: &str, secrets: &Path) -> String {
+    format!(
+        r#"
+[onboarding]
+provider = "graph"
+redirect_url = "{api_url}/onboarding/callback"
+authority = "{emulator_url}"
+
+[onboarding.settings]
+client_id = "{client}"
+client_secret = {{ file = "{secret}" }}
+authority = "{emulator_url}"
+graph_base_url = "{emulator_url}"
+"#,
+        client = demo::VENDOR_CLIENT_ID,
+        secret = secrets.join("vendor_secret").display(),
+    )
+}
+
+async fn start_inner(
+    components_dir: &Path,
+    runtime: RuntimeSettings,
+    cache: &str,
+    onboarding_api: Option<&str>,
+) -> anyhow::Result<Demo> {
     let options = Options { device_code_interval_secs: 1, ..Options::default() };
     let emulator = Emulator::start(([127, 0, 0, 1], 0).into(), options).await?;
     let secret_dir =
@@ -154,8 +194,12 @@ pub async fn start(components_dir: &Path, runtime: RuntimeSettings, cache: &str)
     // A store of the demo's own, sealed with a key of its own.
     let _ = std::fs::remove_file(secret_dir.join("freebusy.db"));
     write_private_file(&secret_dir.join("store.key"), &SealKey::generate()?)?;
-    let loaded =
-        LoadedConfig::from_str(&demo_config(&emulator.base_url, components_dir, &secret_dir, cache), PathBuf::new())?;
+    std::fs::write(secret_dir.join("vendor_secret"), demo::VENDOR_CLIENT_SECRET)?;
+    let mut text = demo_config(&emulator.base_url, components_dir, &secret_dir, cache);
+    if let Some(api) = onboarding_api {
+        text.push_str(&onboarding_config(&emulator.base_url, api, &secret_dir));
+    }
+    let loaded = LoadedConfig::from_str(&text, PathBuf::new())?;
     let store = loaded.open_store()?;
     let key = freebusy_host::cli::create_key(&loaded, &store, None, Some(ALL_SCOPES), None, "demo")?;
     let runtime = Runtime::new(runtime)?;

@@ -6,7 +6,9 @@ use std::path::PathBuf;
 
 use anyhow::Context as _;
 use clap::Parser;
-use freebusy_demo::{find_components_dir, people_and_rooms, sample_curl, start, DEMO_TENANTS, GRAPH_COMPONENT};
+use freebusy_demo::{
+    find_components_dir, people_and_rooms, sample_curl, start_with_onboarding, DEMO_TENANTS, GRAPH_COMPONENT,
+};
 use freebusy_host::runtime::RuntimeSettings;
 
 /// freebusy on the built-in Microsoft 365 emulator's demo tenant.
@@ -33,8 +35,8 @@ async fn main() -> anyhow::Result<()> {
         .or_else(find_components_dir)
         .context("no built provider components found; run scripts/demo (it builds them), or pass --components <dir>")?;
     let listener = freebusy_host::http::bind(cli.listen).await?;
-    let d = start(&dir, RuntimeSettings::default(), "").await?;
     let url = format!("http://{}", listener.local_addr()?);
+    let d = start_with_onboarding(&dir, RuntimeSettings::default(), "", &url).await?;
     println!("freebusy demo: Microsoft 365 emulator at {} (demo tenant 'Contoso')", d.emulator.base_url);
     println!("API at {url}  (Graph provider component: {})", dir.join(GRAPH_COMPONENT).display());
     println!("day timeline in a browser (it asks for the key below once): {}", freebusy_demo::page_url(&url));
@@ -44,6 +46,7 @@ async fn main() -> anyhow::Result<()> {
     for (name, how) in DEMO_TENANTS {
         println!("  {name:<18} {how}");
     }
+    println!("onboarding a customer (Fabrikam's admin consents): POST {url}/v1/admin/invitations {{\"name\": \"acme\"}} with the key");
     let (people, rooms) = people_and_rooms();
     println!("people: {}", people.join(", "));
     println!("rooms:  {}", rooms.join(", "));

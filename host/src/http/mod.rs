@@ -76,6 +76,10 @@ pub fn router(service: Arc<Service>) -> Router {
             get(|| async { ([(header::CONTENT_TYPE, "text/javascript; charset=utf-8")], TIMELINE_SCRIPT) }),
         )
         .fallback(|| async { problem(Problem::no_such_route()) })
+        // A method the route does not take: a problem too (axum adds the Allow header).
+        .method_not_allowed_fallback(|| async {
+            problem(Problem::method_not_allowed("a method the Allow header lists"))
+        })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(axum::middleware::from_fn_with_state(service.clone(), observe))
         .with_state(service)
