@@ -82,7 +82,7 @@ build() {
   install
   local packages=(-p freebusy-graph -p freebusy-ews -p freebusy-caldav) edge=no
   case "${1:-}" in
-    --test) packages+=(-p freebusy-provider-template -p fixture-forbidden-host -p fixture-spin-forever -p fixture-no-io -p fixture-legacy-v0-1 -p fixture-legacy-v0-2); edge=yes ;;
+    --test) packages+=(-p freebusy-provider-template -p fixture-forbidden-host -p fixture-spin-forever -p fixture-misbehave -p fixture-no-io -p fixture-legacy-v0-1 -p fixture-legacy-v0-2); edge=yes ;;
     --edge) edge=yes ;;
   esac
   (

@@ -49,6 +49,16 @@ pub struct Args {
     /// Sample the server with `perf` during the cached run and print where the time goes.
     #[arg(long)]
     profile: bool,
+    /// Run only these measurements (calls, http, economy, footprint, shared); all by default.
+    #[arg(long, value_delimiter = ',')]
+    only: Vec<String>,
+}
+
+impl Args {
+    /// Whether measurement `name` runs.
+    fn runs(&self, name: &str) -> bool {
+        self.only.is_empty() || self.only.iter().any(|o| o == name)
+    }
 }
 
 /// The ten demo mailboxes every throughput figure asks about.
@@ -81,13 +91,24 @@ fn week_query() -> String {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    calls::provider_calls(&args).await?;
-    calls::compile_times(&args).await?;
-    http::cached_next_to_healthz(&args).await?;
-    http::uncached_next_to_a_plain_client(&args).await?;
-    economy::upstream_calls(&args).await?;
-    economy::identical_requests(&args).await?;
-    economy::scale(&args).await?;
-    footprint::start_up_and_memory(&args).await?;
-    shared::instances(&args).await
+    if args.runs("calls") {
+        calls::provider_calls(&args).await?;
+        calls::compile_times(&args).await?;
+    }
+    if args.runs("http") {
+        http::cached_next_to_healthz(&args).await?;
+        http::uncached_next_to_a_plain_client(&args).await?;
+    }
+    if args.runs("economy") {
+        economy::upstream_calls(&args).await?;
+        economy::identical_requests(&args).await?;
+        economy::scale(&args).await?;
+    }
+    if args.runs("footprint") {
+        footprint::start_up_and_memory(&args).await?;
+    }
+    if args.runs("shared") {
+        shared::instances(&args).await?;
+    }
+    Ok(())
 }

@@ -65,13 +65,16 @@ pub fn demo(components: &Path) -> anyhow::Result<(Running, String, String)> {
     let stdout = child.stdout.take().expect("piped stdout");
     let running = Running(child);
     let mut key = None;
-    for line in std::io::BufReader::new(stdout).lines() {
+    let mut lines = std::io::BufReader::new(stdout).lines();
+    for line in lines.by_ref() {
         let line = line?;
         if let Some(rest) = line.strip_prefix("API key") {
             key = rest.rsplit(' ').next().map(str::to_string);
             break;
         }
     }
+    // Keep reading what it prints: a closed pipe would end it at its next line.
+    std::thread::spawn(move || lines.for_each(drop));
     let key = key.ok_or_else(|| anyhow::anyhow!("freebusy-demo printed no API key"))?;
     wait_for_port(port, Duration::from_secs(30))?;
     Ok((running, format!("http://127.0.0.1:{port}"), key))

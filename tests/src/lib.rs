@@ -133,6 +133,7 @@ pub fn providers() -> String {
         ("template", "freebusy_provider_template.wasm"),
         ("forbidden_host", "fixture_forbidden_host.wasm"),
         ("spin_forever", "fixture_spin_forever.wasm"),
+        ("misbehave", "fixture_misbehave.wasm"),
         ("no_io", "fixture_no_io.wasm"),
         ("legacy_v0_1", "fixture_legacy_v0_1.wasm"),
         ("legacy_v0_2", "fixture_legacy_v0_2.wasm"),

@@ -309,3 +309,15 @@ async fn a_mailbox_without_free_busy_access_is_access_denied_and_the_rest_are_an
     assert!(err.message.contains("ErrorNoFreeBusyAccess"));
     assert_eq!(resp.mailboxes[1].busy.as_ref().map(Vec::len), Some(3));
 }
+
+#[tokio::test]
+async fn a_63_day_window_on_premises_costs_two_ews_calls_not_three() {
+    // On-premises Exchange takes 42 days per call by default (the provider's max_window_days);
+    // the host splits at that too, instead of at 62 and then again inside the provider.
+    let stack = ews_stack(demo::EWS_PASSWORD).await;
+    let query = "mailboxes=adele.vance@contoso.com&start=2026-02-01T00:00:00Z&end=2026-04-05T00:00:00Z";
+    let before = stack.emulator.stats().ews_requests;
+    let r = ask(&stack.api, "onprem", query).await;
+    assert!(r.mailboxes[0].busy.is_some(), "{:?}", r.mailboxes[0].error);
+    assert_eq!(stack.emulator.stats().ews_requests - before, 2, "ceil(63 / 42) calls");
+}

@@ -147,3 +147,55 @@ async fn the_shipped_components_implement_the_current_contract() {
     // An application-permission tenant signs nobody in.
     assert_eq!(tenant.provider.delegated_sign_in(tenant.context()).await.unwrap(), None);
 }
+
+/// A stack with the misbehaving fixture as tenant `wild`, beside the Graph tenant `contoso`.
+async fn with_a_misbehaving_tenant(runtime: RuntimeSettings) -> freebusy_tests::Stack {
+    start(runtime, |url| {
+        format!(
+            "{}\n[tenants.wild]\nprovider = \"misbehave\"\n",
+            graph_tenant("contoso", url, demo::CLIENT_ID, demo::CLIENT_SECRET)
+        )
+    })
+    .await
+}
+
+async fn ask_wild(api: &str, mailbox: &str) -> FreeBusyResponse {
+    let query = format!("mailboxes={mailbox}&start=2026-03-23T00:00:00Z&end=2026-03-24T00:00:00Z");
+    let (status, _, body) = get(&format!("{api}/v1/tenants/wild/freebusy?{query}")).await;
+    assert_eq!(status, 200, "{body}");
+    serde_json::from_str(&body).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_provider_that_allocates_without_limit_is_stopped_at_its_memory_limit_and_the_next_call_works() {
+    for pooling in [true, false] {
+        let runtime = RuntimeSettings { pooling, memory_limit_bytes: 16 << 20, ..RuntimeSettings::default() };
+        let stack = with_a_misbehaving_tenant(runtime).await;
+        let resp = ask_wild(&stack.api, "grow@contoso.com").await;
+        let err = resp.mailboxes[0].error.as_ref().expect("a stopped call is an error, never free");
+        assert_eq!(err.code, freebusy_core::ErrorCode::ProviderFault, "{}", err.message);
+        assert!(resp.mailboxes[0].busy.is_none());
+        assert!(!err.message.contains('\n'), "one line, no guest backtrace: {}", err.message);
+        // The next call gets a fresh instance and answers; other tenants never noticed.
+        let calm = ask_wild(&stack.api, "calm@contoso.com").await;
+        assert_eq!(calm.mailboxes[0].busy.as_ref().map(Vec::len), Some(1), "pooling {pooling}: {calm:?}");
+        assert_eq!(ask(&stack.api, "contoso").await.mailboxes[0].busy.as_ref().map(Vec::len), Some(3));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_provider_that_traps_is_reported_and_the_next_call_and_other_tenants_are_unaffected() {
+    let stack = with_a_misbehaving_tenant(RuntimeSettings::default()).await;
+    // Trapping while others are served at the same time.
+    let (trapped, good) = tokio::join!(ask_wild(&stack.api, "trap@contoso.com"), ask(&stack.api, "contoso"));
+    let err = trapped.mailboxes[0].error.as_ref().expect("a trap is an error, never free");
+    assert_eq!(err.code, freebusy_core::ErrorCode::ProviderFault, "{}", err.message);
+    assert!(trapped.mailboxes[0].busy.is_none());
+    assert!(err.message.contains("unreachable"), "the trap kind is reported: {}", err.message);
+    assert_eq!(good.mailboxes[0].busy.as_ref().map(Vec::len), Some(3));
+    for _ in 0..3 {
+        assert!(ask_wild(&stack.api, "trap@contoso.com").await.mailboxes[0].error.is_some());
+        let calm = ask_wild(&stack.api, "calm@contoso.com").await;
+        assert_eq!(calm.mailboxes[0].busy.as_ref().map(Vec::len), Some(1), "{calm:?}");
+    }
+}

@@ -91,4 +91,14 @@ impl Tenant {
     pub fn context(&self) -> &CallContext {
         &self.ctx
     }
+
+    /// Mailboxes asked about in one provider call.
+    pub fn max_mailboxes(&self) -> u32 {
+        self.max_mailboxes
+    }
+
+    /// Days asked about in one provider call.
+    pub fn max_window_days(&self) -> u32 {
+        self.max_window_days
+    }
 }
