@@ -29,4 +29,7 @@ pub mod timeline;
 pub mod view;
 pub mod zones;
 
+#[cfg(test)]
+mod fuzz_support;
+
 pub use model::{Availability, Block, ErrorCode, MailboxError, Timestamp, Window, WorkingHours};

@@ -336,6 +336,9 @@ impl LoadedConfig {
 }
 
 #[cfg(test)]
+mod fuzz_tests;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 

@@ -34,3 +34,7 @@ pub mod shared;
 pub mod single_flight;
 pub mod store;
 pub mod tenant;
+
+#[cfg(test)]
+#[path = "../../core/src/fuzz_support.rs"]
+mod fuzz_support;

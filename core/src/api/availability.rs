@@ -109,10 +109,12 @@ pub struct AvailabilityRequest {
     pub mailboxes: Vec<String>,
 }
 
+/// `HH:MM` as minutes, 0..=1440. The sum is computed only for a time of day: `then_some`
+/// computed it for `65535:00` too, and overflowed.
 fn minutes_of(text: &str) -> Option<u16> {
     let (h, m) = text.trim().split_once(':')?;
     let (h, m): (u16, u16) = (h.parse().ok()?, m.parse().ok()?);
-    (h <= 24 && m < 60 && h * 60 + m <= 1440).then_some(h * 60 + m)
+    (h <= 24 && m < 60).then(|| h * 60 + m).filter(|&minutes| minutes <= 1440)
 }
 
 impl RawAvailabilityRequest {

@@ -19,6 +19,9 @@ pub use request::*;
 pub use response::*;
 
 #[cfg(test)]
+mod fuzz_tests;
+
+#[cfg(test)]
 mod tests {
     use super::*;
     use crate::model::{Availability, Block};

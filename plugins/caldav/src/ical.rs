@@ -125,7 +125,8 @@ fn instant(value: &str, tzid: Option<&str>) -> Result<DateTime<Utc>, String> {
 }
 
 /// A DURATION (RFC 5545 §3.3.6): `[+]P[nW][nD][T[nH][nM][nS]]`. Negative durations are refused
-/// (a period's end must not precede its start).
+/// (a period's end must not precede its start), and so are ones beyond chrono's range
+/// (`P99999999999999W` panicked).
 fn duration(value: &str) -> Result<Duration, String> {
     let bad = || format!("bad duration '{value}'");
     let rest = value.trim().trim_start_matches('+').strip_prefix('P').ok_or_else(bad)?;
@@ -139,14 +140,15 @@ fn duration(value: &str) -> Result<Duration, String> {
             unit => {
                 let n: i64 = number.parse().map_err(|_| bad())?;
                 number.clear();
-                total += match (unit, in_time) {
-                    ('W', false) => Duration::weeks(n),
-                    ('D', false) => Duration::days(n),
-                    ('H', true) => Duration::hours(n),
-                    ('M', true) => Duration::minutes(n),
-                    ('S', true) => Duration::seconds(n),
+                let part = match (unit, in_time) {
+                    ('W', false) => Duration::try_weeks(n),
+                    ('D', false) => Duration::try_days(n),
+                    ('H', true) => Duration::try_hours(n),
+                    ('M', true) => Duration::try_minutes(n),
+                    ('S', true) => Duration::try_seconds(n),
                     _ => return Err(bad()),
                 };
+                total = part.and_then(|p| total.checked_add(&p)).ok_or_else(bad)?;
             }
         }
     }
@@ -161,7 +163,13 @@ fn duration(value: &str) -> Result<Duration, String> {
 fn period(value: &str, tzid: Option<&str>) -> Result<(DateTime<Utc>, DateTime<Utc>), String> {
     let (start, end) = value.split_once('/').ok_or_else(|| format!("bad period '{value}'"))?;
     let start = instant(start, tzid)?;
-    let end = if end.trim_start_matches('+').starts_with('P') { start + duration(end)? } else { instant(end, tzid)? };
+    let end = if end.trim_start_matches('+').starts_with('P') {
+        start
+            .checked_add_signed(duration(end)?)
+            .ok_or_else(|| format!("period '{value}' ends beyond the year 262143"))?
+    } else {
+        instant(end, tzid)?
+    };
     if end < start {
         return Err(format!("period '{value}' ends before it starts"));
     }
@@ -261,6 +269,9 @@ pub(crate) fn mailto(address: &str) -> String {
 pub(crate) fn utc_stamp(ms: i64) -> String {
     ical_utc(ms)
 }
+
+#[cfg(test)]
+mod fuzz_tests;
 
 #[cfg(test)]
 mod tests {

@@ -21,6 +21,10 @@ mod ical;
 mod schedule;
 mod webdav;
 
+#[cfg(test)]
+#[path = "../../../core/src/fuzz_support.rs"]
+mod fuzz_support;
+
 use base64::Engine as _;
 use freebusy_provider_sdk::settings::{spec as setting, Settings as Config};
 use freebusy_provider_sdk::types::*;

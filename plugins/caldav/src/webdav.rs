@@ -152,6 +152,9 @@ pub(crate) fn unexpected(resp: &Response, what: &str, url: &str) -> ProviderErro
 }
 
 #[cfg(test)]
+mod fuzz_tests;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 

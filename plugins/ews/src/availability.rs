@@ -240,13 +240,27 @@ struct Rule {
     weekday: chrono::Weekday,
 }
 
+/// Largest bias believed, in minutes either way (real zones are within a day of UTC). Biases
+/// near the ends of `i32` overflowed the offset arithmetic.
+const MAX_BIAS_MIN: i32 = 24 * 60;
+
+/// A `Bias` child within [`MAX_BIAS_MIN`].
+fn bias(n: &Node) -> Option<i32> {
+    n.text_at(&["Bias"])?.parse().ok().filter(|b| (-MAX_BIAS_MIN..=MAX_BIAS_MIN).contains(b))
+}
+
 fn rule(n: Option<&Node>) -> Option<Rule> {
     let n = n?;
     let time = n.text_at(&["Time"])?;
     let mut hm = time.split(':');
-    let minutes = hm.next()?.parse::<u32>().ok()? * 60 + hm.next()?.parse::<u32>().ok()?;
+    let (h, m) = (hm.next()?.parse::<u32>().ok()?, hm.next()?.parse::<u32>().ok()?);
+    // A time of day; `71582789:00` overflowed the minutes.
+    if h >= 24 || m >= 60 {
+        return None;
+    }
+    let minutes = h * 60 + m;
     Some(Rule {
-        bias: n.text_at(&["Bias"])?.parse().ok()?,
+        bias: bias(n)?,
         time_minutes: minutes,
         order: match n.text_at(&["DayOrder"])?.parse::<i32>().ok()? {
             -1 => 5,
@@ -298,7 +312,7 @@ fn offset_at(bias: i32, std: &Rule, dst: &Rule, t: DateTime<Utc>) -> i32 {
 /// in the table's order), else a fixed `Etc/GMT±N` zone for whole-hour offsets without DST.
 fn zone_name(tz: &Node) -> Option<String> {
     use chrono::{Offset, TimeZone};
-    let bias: i32 = tz.text_at(&["Bias"])?.parse().ok()?;
+    let bias = bias(tz)?;
     let (std, dst) = (rule(tz.child("StandardTime"))?, rule(tz.child("DaylightTime"))?);
     let year = 2026;
     let samples: Vec<DateTime<Utc>> = (1..=12)
@@ -344,11 +358,15 @@ pub(crate) fn working_hours(wh: &Node) -> Option<WorkingHours> {
         .collect();
     Some(WorkingHours {
         days,
-        start_minute: period.text_at(&["StartTimeInMinutes"])?.parse().ok()?,
-        end_minute: period.text_at(&["EndTimeInMinutes"])?.parse().ok()?,
+        // The contract's 0..=1440; anything else is not a time of day.
+        start_minute: period.text_at(&["StartTimeInMinutes"])?.parse().ok().filter(|m| *m <= 1440)?,
+        end_minute: period.text_at(&["EndTimeInMinutes"])?.parse().ok().filter(|m| *m <= 1440)?,
         time_zone,
     })
 }
+
+#[cfg(test)]
+mod fuzz_tests;
 
 #[cfg(test)]
 mod tests {

@@ -105,6 +105,9 @@ fn fault_error(fault: &Node) -> ProviderError {
 }
 
 #[cfg(test)]
+mod fuzz_tests;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 

@@ -113,3 +113,6 @@ fn rooms(conn: &Connection, anchor: Option<&str>, prefix: &str) -> Result<Vec<Di
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod fuzz_tests;

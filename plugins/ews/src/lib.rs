@@ -15,6 +15,10 @@ mod client;
 mod directory;
 mod soap;
 
+#[cfg(test)]
+#[path = "../../../core/src/fuzz_support.rs"]
+mod fuzz_support;
+
 use base64::Engine as _;
 use freebusy_provider_sdk::entra::{ClientCredentials, RefreshToken};
 use freebusy_provider_sdk::settings::Settings as Config;

@@ -226,6 +226,9 @@ fn local_midnight(dt: &DateTimeTimeZone, tz: chrono_tz::Tz) -> Option<i64> {
 }
 
 #[cfg(test)]
+mod fuzz_tests;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 

@@ -156,3 +156,6 @@ pub(crate) fn search(
     out.truncate(max as usize);
     Ok(out)
 }
+
+#[cfg(test)]
+mod fuzz_tests;

@@ -15,6 +15,10 @@ mod client;
 mod directory;
 mod schedule;
 
+#[cfg(test)]
+#[path = "../../../core/src/fuzz_support.rs"]
+mod fuzz_support;
+
 use freebusy_provider_sdk::entra::{token_permissions, ClientCredentials, Credentials, RefreshToken};
 use freebusy_provider_sdk::settings::Settings as Config;
 use freebusy_provider_sdk::types::*;

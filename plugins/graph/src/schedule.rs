@@ -279,10 +279,14 @@ fn working_hours(wh: &GraphWorkingHours) -> Option<WorkingHours> {
     })
 }
 
-/// "08:00:00.0000000" -> 480.
+/// "08:00:00.0000000" -> 480; at most "24:00" (the contract's 0..=1440, not "24:59"). The sum is
+/// computed only for a time of day: `then_some` computed it for "1093:00" too, and overflowed.
 fn minutes_of_day(text: &str) -> Option<u16> {
     let mut parts = text.split(':');
     let h: u16 = parts.next()?.parse().ok()?;
     let m: u16 = parts.next()?.parse().ok()?;
-    (h <= 24 && m < 60).then_some(h * 60 + m)
+    (h <= 24 && m < 60).then(|| h * 60 + m).filter(|&minutes| minutes <= 1440)
 }
+
+#[cfg(test)]
+mod fuzz_tests;

@@ -95,15 +95,25 @@ impl ClientCredentials<'_> {
         if resp.status == 200 {
             let parsed: TokenResponse = serde_json::from_slice(&resp.body)
                 .map_err(|_| ProviderError::Unavailable("token endpoint sent an unreadable token response".into()))?;
-            let lifetime_s = parsed.expires_in.as_ref().and_then(seconds).unwrap_or(3599);
-            // Renew five minutes early (half the lifetime for short-lived tokens), so a token
-            // never expires between the check and its use upstream.
-            let margin_s = (lifetime_s / 2).min(300);
-            cache::put(&key, &parsed.access_token, cache::now_ms() + (lifetime_s - margin_s) * 1000);
+            cache::put(&key, &parsed.access_token, cache::now_ms() + cache_lifetime_ms(parsed.expires_in.as_ref()));
             return Ok(parsed.access_token);
         }
         Err(token_error(resp.status, &resp.body, resp.header("retry-after")))
     }
+}
+
+/// Longest token lifetime believed (Entra's configurable lifetimes end at a day).
+const MAX_TOKEN_LIFETIME_S: i64 = 86_400;
+
+/// How long a token answered with `expires_in` (3599 s when absent) is cached, in milliseconds:
+/// renewed five minutes early (half the lifetime for short-lived tokens), so a token never
+/// expires between the check and its use upstream. The lifetime is read within 0..=1 day: an
+/// `expires_in` near `i64::MAX` overflowed this arithmetic (a panic in debug builds; a token
+/// cached for ever or not at all in release ones).
+fn cache_lifetime_ms(expires_in: Option<&serde_json::Value>) -> i64 {
+    let lifetime_s = expires_in.and_then(seconds).unwrap_or(3599).clamp(0, MAX_TOKEN_LIFETIME_S);
+    let margin_s = (lifetime_s / 2).min(300);
+    (lifetime_s - margin_s) * 1000
 }
 
 fn seconds(v: &serde_json::Value) -> Option<i64> {
@@ -328,9 +338,7 @@ impl RefreshToken<'_> {
         if let Some(next) = parsed.refresh_token.as_deref().filter(|n| *n != refresh) {
             cache::update_setting(REFRESH_TOKEN_SETTING, next);
         }
-        let lifetime_s = parsed.expires_in.as_ref().and_then(seconds).unwrap_or(3599);
-        let margin_s = (lifetime_s / 2).min(300);
-        cache::put(&key, &parsed.access_token, cache::now_ms() + (lifetime_s - margin_s) * 1000);
+        cache::put(&key, &parsed.access_token, cache::now_ms() + cache_lifetime_ms(parsed.expires_in.as_ref()));
         Ok(parsed.access_token)
     }
 
@@ -373,6 +381,9 @@ impl Credentials<'_> {
         }
     }
 }
+
+#[cfg(test)]
+mod fuzz_tests;
 
 #[cfg(test)]
 mod tests {

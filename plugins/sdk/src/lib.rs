@@ -32,6 +32,10 @@ pub mod settings;
 #[cfg(feature = "xml")]
 pub mod xml;
 
+#[cfg(test)]
+#[path = "../../../core/src/fuzz_support.rs"]
+mod fuzz_support;
+
 pub use bindings::export;
 pub use bindings::exports::freebusy::provider::provider::{Guest, SignIn};
 pub use bindings::freebusy::provider::types;

@@ -51,7 +51,12 @@ fn local(name: &[u8]) -> String {
     name.rsplit(':').next().unwrap_or_default().to_string()
 }
 
-/// Parse a document into its root element. Truncated or malformed XML is an error.
+/// Deepest element nesting accepted. Real answers nest about ten deep; without a limit a hostile
+/// server's `<a><a>...` a hundred thousand deep overflowed the stack when the tree was dropped.
+pub const MAX_DEPTH: usize = 256;
+
+/// Parse a document into its root element. Truncated or malformed XML, and nesting deeper than
+/// [`MAX_DEPTH`], are errors.
 pub fn parse(xml: &[u8]) -> Result<Node, String> {
     let mut reader = Reader::from_reader(xml);
     reader.config_mut().trim_text(false);
@@ -62,8 +67,16 @@ pub fn parse(xml: &[u8]) -> Result<Node, String> {
             .read_event_into(&mut buf)
             .map_err(|e| format!("malformed XML at byte {}: {e}", reader.buffer_position()))?;
         match event {
-            Event::Start(e) => stack.push(element(&e)?),
+            Event::Start(e) => {
+                if stack.len() >= MAX_DEPTH {
+                    return Err(format!("XML nested deeper than {MAX_DEPTH} elements"));
+                }
+                stack.push(element(&e)?)
+            }
             Event::Empty(e) => {
+                if stack.len() >= MAX_DEPTH {
+                    return Err(format!("XML nested deeper than {MAX_DEPTH} elements"));
+                }
                 let node = element(&e)?;
                 match stack.last_mut() {
                     Some(parent) => parent.children.push(node),
@@ -113,6 +126,9 @@ fn element(e: &quick_xml::events::BytesStart) -> Result<Node, String> {
     }
     Ok(Node { name: local(e.name().as_ref()), attrs, ..Node::default() })
 }
+
+#[cfg(test)]
+mod fuzz_tests;
 
 #[cfg(test)]
 mod tests {
