@@ -79,6 +79,17 @@ impl Caller {
         in_path.or(self.0.tenant())
     }
 
+    /// Refuse a key bound to one tenant that names another in the path, before the name is looked
+    /// up: whether that tenant exists is not for it to learn (403 either way, never 404).
+    pub fn refuse_other_tenant(&self, in_path: Option<&str>) -> Result<(), Forbidden> {
+        match (self.0.tenant(), in_path) {
+            (Some(own), Some(asked)) if own != asked => {
+                Err(Forbidden::OtherTenant { key_tenant: own.to_string(), asked: asked.to_string() })
+            }
+            _ => Ok(()),
+        }
+    }
+
     /// Allow `scope` on the tenant `name` (resolved); the error answers as a 403.
     pub fn allow(&self, tenant: &str, scope: Scope) -> Result<(), Forbidden> {
         self.0.allows(tenant, scope)

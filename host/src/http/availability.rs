@@ -24,6 +24,9 @@ async fn answer(
     log: &RequestLog,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
+    if let Err(denied) = caller.refuse_other_tenant(tenant) {
+        return denied.into_response();
+    }
     let snapshot = service.snapshot();
     let tenant = match snapshot.tenant(caller.tenant_for(tenant)) {
         Ok(t) => t.clone(),

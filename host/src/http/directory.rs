@@ -19,6 +19,9 @@ async fn search(
     log: &RequestLog,
     query: Option<String>,
 ) -> Response {
+    if let Err(denied) = caller.refuse_other_tenant(tenant) {
+        return denied.into_response();
+    }
     let snapshot = service.snapshot();
     let tenant = match snapshot.tenant(caller.tenant_for(tenant)) {
         Ok(t) => t.clone(),

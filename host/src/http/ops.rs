@@ -98,6 +98,9 @@ pub async fn tenant_health(
     caller: Caller,
     Path(tenant): Path<String>,
 ) -> Response {
+    if let Err(denied) = caller.refuse_other_tenant(Some(&tenant)) {
+        return denied.into_response();
+    }
     let tenant = match service.tenant(Some(&tenant)) {
         Ok(t) => t,
         Err(e) => return problem(e.into()),
