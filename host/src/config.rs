@@ -108,12 +108,27 @@ impl Default for CircuitSettings {
 
 /// A whole number of seconds in the config (`ttl_secs = 30`) as a [`Duration`].
 pub(crate) fn seconds<'de, D: serde::Deserializer<'de>>(d: D) -> Result<std::time::Duration, D::Error> {
-    u64::deserialize(d).map(std::time::Duration::from_secs)
+    within_a_century(std::time::Duration::from_secs(u64::deserialize(d)?))
 }
 
 /// A whole number of milliseconds in the config (`timeout_ms = 250`).
 pub(crate) fn milliseconds<'de, D: serde::Deserializer<'de>>(d: D) -> Result<std::time::Duration, D::Error> {
-    u64::deserialize(d).map(std::time::Duration::from_millis)
+    within_a_century(std::time::Duration::from_millis(u64::deserialize(d)?))
+}
+
+/// Longest duration the config takes: every duration is added to the clock somewhere (a call's
+/// deadline, a lease, the next probe), and `i64::MAX` seconds would overflow it.
+const LONGEST: std::time::Duration = std::time::Duration::from_secs(100 * 365 * 86_400);
+
+fn within_a_century<E: serde::de::Error>(d: std::time::Duration) -> Result<std::time::Duration, E> {
+    if d > LONGEST {
+        return Err(E::custom(format!(
+            "{} s is longer than the {} s (100 years) any duration here may be",
+            d.as_secs(),
+            LONGEST.as_secs()
+        )));
+    }
+    Ok(d)
 }
 
 /// A whole number of MiB in the config (`memory_limit_mb = 64`) as bytes.

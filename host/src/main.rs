@@ -415,6 +415,12 @@ async fn main() -> anyhow::Result<()> {
 /// `freebusy serve`: the API (and the ops listener, when configured), reloaded on SIGHUP and when
 /// the store changes, stopped gracefully on SIGTERM or Ctrl-C.
 async fn serve(config: &Path, listen: Option<SocketAddr>) -> anyhow::Result<()> {
+    // Every client connection is a file descriptor, and the usual soft limit (1024) would refuse
+    // the thousand-and-first; raise it to the hard limit the system allows.
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(limit) => tracing::debug!(limit, "open files"),
+        Err(e) => tracing::warn!(error = %e, "could not raise the open-files limit"),
+    }
     let (loaded, service) = load(config).await?;
     let addr = listen.unwrap_or(loaded.config.listen);
     loaded.config.auth.check_listener(addr)?;

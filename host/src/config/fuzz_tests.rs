@@ -242,23 +242,23 @@ fn arrays_nested_ten_thousand_deep_are_an_error_not_a_stack_overflow() {
     assert!(LoadedConfig::from_str(&tables, PathBuf::from(BASE)).is_err());
 }
 
-/// Found by these tests and not fixed here: `seconds` takes any `u64`, and
-/// `Instant::now() + call_timeout` (tenant/calls.rs) panics on the first call when the config
-/// says `call_timeout_secs = 9223372036854775807`; `lease_secs` likewise, and
-/// `probe_interval_secs` overflows the circuit's next-probe time.
+/// Found by these tests: `seconds` took any `u64`, and `Instant::now() + call_timeout`
+/// (tenant/calls.rs) panicked on the first call when the config said
+/// `call_timeout_secs = 9223372036854775807`; `lease_secs` likewise, and `probe_interval_secs`
+/// overflowed the circuit's next-probe time. Durations over a century are now refused.
 #[test]
-#[ignore = "config::seconds accepts durations an Instant cannot add: fix in host/src/config.rs, then run this"]
 fn durations_that_load_can_be_added_to_an_instant() {
-    let text = "[runtime]\ncall_timeout_secs = 9223372036854775807\n[shared]\nlease_secs = 9223372036854775807\n\
-                [circuit]\nprobe_interval_secs = 9223372036854775807\n";
-    if let Ok(loaded) = LoadedConfig::from_str(text, PathBuf::from(BASE)) {
-        let c = &loaded.config;
-        for d in [c.runtime.call_timeout, c.shared.lease, c.circuit.probe_interval] {
-            assert!(
-                std::time::Instant::now().checked_add(d).is_some(),
-                "{d:?} loads but cannot be added to an instant"
-            );
-            assert!(i64::try_from(d.as_millis()).is_ok_and(|ms| ms.checked_add(1_774_224_000_000).is_some()));
-        }
+    let huge = "[runtime]\ncall_timeout_secs = 9223372036854775807\n";
+    let err = LoadedConfig::from_str(huge, PathBuf::from(BASE)).err().expect("refused");
+    assert!(format!("{err:#}").contains("100 years"), "{err:#}");
+    let century: u64 = 100 * 365 * 86_400;
+    let text = format!(
+        "[runtime]\ncall_timeout_secs = {century}\n[shared]\nlease_secs = {century}\n[circuit]\nprobe_interval_secs = {century}\n"
+    );
+    let loaded = LoadedConfig::from_str(&text, PathBuf::from(BASE)).expect("a century loads");
+    let c = &loaded.config;
+    for d in [c.runtime.call_timeout, c.shared.lease, c.circuit.probe_interval] {
+        assert!(std::time::Instant::now().checked_add(d).is_some(), "{d:?} loads but cannot be added to an instant");
+        assert!(i64::try_from(d.as_millis()).is_ok_and(|ms| ms.checked_add(1_774_224_000_000).is_some()));
     }
 }

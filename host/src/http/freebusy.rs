@@ -24,6 +24,10 @@ async fn answer(
     log: &RequestLog,
     req: Result<FreeBusyRequest, Problem>,
 ) -> Response {
+    // Before the name is looked up: a tenant's key must not learn which other tenants exist.
+    if let Err(denied) = caller.refuse_other_tenant(tenant) {
+        return denied.into_response();
+    }
     let snapshot = service.snapshot();
     let tenant = match snapshot.tenant(caller.tenant_for(tenant)) {
         Ok(t) => t.clone(),
