@@ -267,8 +267,13 @@ async fn ten_thousand_requests_over_a_thousand_connections_without_error_or_grow
     {
         assert!(kb < RSS_LIMIT_KB, "the server's VmRSS {what} is {kb} kB, over {RSS_LIMIT_KB} kB");
     }
-    let bound = rss_start * 3 / 2 + 20 * 1024;
-    assert!(rss_end <= bound, "the server grew from {rss_start} kB to {rss_end} kB (bound {bound} kB)");
+    // Steady: what the thousand connections cost (their buffers, which the allocator keeps) is
+    // paid once; the requests they carried after that add at most a tenth.
+    let bound = rss_open + rss_open / 10;
+    assert!(
+        rss_end <= bound,
+        "the server grew from {rss_open} kB with every connection open to {rss_end} kB at the end (bound {bound} kB)"
+    );
     let log = std::fs::read_to_string(&log).unwrap_or_default();
     assert!(!log.contains("panicked"), "the server panicked: {log}");
     drop(server);
