@@ -8,6 +8,9 @@
 //! - [`http`]: cached `/v1/freebusy` next to `/healthz` of the same server (wrk); uncached, host +
 //!   component + emulator next to a plain reqwest + serde client asking the emulator directly, at
 //!   concurrency 1 and 16.
+//! - [`edge`]: the Spin edge's request latency next to the host's: `spin up` with the edge and
+//!   Graph components next to the host, on the same emulator, cache off in both, at concurrency
+//!   1 and 16 (part of `http`, or `--only edge`; left out without Spin).
 //! - [`economy`]: upstream calls for N mailboxes over a window against what the limits allow,
 //!   1000 identical concurrent requests, 500 mailboxes over 30 days.
 //! - [`footprint`]: `freebusy serve` start-up to ready (compile cache cold and warm) and resident
@@ -17,6 +20,7 @@
 
 mod calls;
 mod economy;
+mod edge;
 mod footprint;
 mod http;
 mod measure;
@@ -49,7 +53,8 @@ pub struct Args {
     /// Sample the server with `perf` during the cached run and print where the time goes.
     #[arg(long)]
     profile: bool,
-    /// Run only these measurements (calls, http, economy, footprint, shared); all by default.
+    /// Run only these measurements (calls, http, edge, economy, footprint, shared); all by
+    /// default. `http` includes `edge`.
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
 }
@@ -98,6 +103,9 @@ async fn main() -> anyhow::Result<()> {
     if args.runs("http") {
         http::cached_next_to_healthz(&args).await?;
         http::uncached_next_to_a_plain_client(&args).await?;
+    }
+    if args.runs("http") || args.runs("edge") {
+        edge::next_to_the_host(&args).await?;
     }
     if args.runs("economy") {
         economy::upstream_calls(&args).await?;
