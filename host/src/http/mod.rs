@@ -217,12 +217,25 @@ pub fn body_problem(e: axum::extract::rejection::BytesRejection) -> Response {
     }
 }
 
+/// Connections the kernel holds for us before we accept them. `TcpListener::bind` asks for 128
+/// (std's value); 1000 clients connecting at once (consoles reconnecting after a restart, the
+/// benchmark's 1000 connections) overflowed that, and each dropped handshake cost its client a
+/// retransmission, a second at first (`nstat` counted the overflows; p99 went to 1 s). Linux caps
+/// the value at `net.core.somaxconn`, 4096 by default since 5.4 (listen(2):
+/// <https://man7.org/linux/man-pages/man2/listen.2.html>).
+const LISTEN_BACKLOG: u32 = 4096;
+
 /// Listen on `addr`, saying what to do when it is taken.
 pub async fn bind(addr: std::net::SocketAddr) -> anyhow::Result<tokio::net::TcpListener> {
     use anyhow::Context as _;
-    tokio::net::TcpListener::bind(addr)
-        .await
-        .with_context(|| format!("cannot listen on {addr} (in use? pass --listen 127.0.0.1:<other port>)"))
+    let listen = || {
+        let socket = if addr.is_ipv4() { tokio::net::TcpSocket::new_v4()? } else { tokio::net::TcpSocket::new_v6()? };
+        // As TcpListener::bind does: a restart can listen again while old connections linger.
+        socket.set_reuseaddr(true)?;
+        socket.bind(addr)?;
+        socket.listen(LISTEN_BACKLOG)
+    };
+    listen().with_context(|| format!("cannot listen on {addr} (in use? pass --listen 127.0.0.1:<other port>)"))
 }
 
 /// Serve the API on a bound listener until the future is dropped.
@@ -272,5 +285,32 @@ mod tests {
         let may_stale: Vec<&str> = stale_rule.split('`').skip(1).step_by(2).collect();
         let ours: Vec<&str> = ErrorCode::ALL.iter().filter(|c| c.may_serve_stale()).map(|c| c.as_str()).collect();
         assert_eq!(may_stale, ours, "README's stale-if-error rule and ErrorCode::may_serve_stale differ");
+    }
+
+    #[tokio::test]
+    async fn many_clients_connecting_at_once_all_wait_in_the_queue_until_accepted() {
+        // More than std's 128, as far as this kernel lets a backlog go.
+        let somaxconn: usize = std::fs::read_to_string("/proc/sys/net/core/somaxconn")
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+            .unwrap_or(128);
+        let clients = somaxconn.min(600);
+        let listener = super::bind(([127, 0, 0, 1], 0).into()).await.expect("bind");
+        let addr = listener.local_addr().unwrap();
+        // Nothing accepts: every connection must be held by the kernel's queue.
+        let connects = (0..clients)
+            .map(|_| tokio::time::timeout(std::time::Duration::from_secs(3), tokio::net::TcpStream::connect(addr)));
+        let mut held = Vec::new();
+        let mut refused = 0;
+        for attempt in futures::future::join_all(connects).await {
+            match attempt {
+                Ok(Ok(stream)) => held.push(stream),
+                _ => refused += 1,
+            }
+        }
+        assert_eq!(refused, 0, "{refused} of {clients} connections were not queued (somaxconn {somaxconn})");
+        // Each queued connection is then served.
+        let (first, _) = listener.accept().await.expect("accept");
+        drop(first);
     }
 }
