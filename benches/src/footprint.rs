@@ -1,12 +1,13 @@
 //! `freebusy serve` as users start it: time from start to a ready `/readyz`, with the compile
 //! cache cold and warm, and its resident memory idle and with 1000 connections open, each having
-//! asked a cached `/v1/freebusy` (target: under 100 MB).
+//! asked a cached `/v1/freebusy` (target: under 100 MB); and the answer cache at its `max_entries`.
 
 use std::time::{Duration, Instant};
 
 use freebusy_emulator::demo;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
+use crate::measure::{micros, percentile};
 use crate::{process, week_query, Args};
 
 /// The config for `freebusy serve` on `emulator`'s demo tenant, compiling into `cache_dir`.
@@ -103,5 +104,57 @@ pub async fn start_up_and_memory(args: &Args) -> anyhow::Result<()> {
     );
     drop(open);
     let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}
+
+/// Storing a fetched mailbox-week into the answer cache at its `max_entries` (the default,
+/// 200,000 mailbox-days) next to storing into one below it, in the same run.
+pub async fn cache_at_capacity() -> anyhow::Result<()> {
+    use freebusy_host::cache::{Cache, CacheSettings};
+    const STORES: usize = 2000;
+    let settings = CacheSettings::default();
+    let week = |n: usize| (n as i64 * 7)..(n as i64 * 7 + 7);
+    // Every store a new mailbox-week, so each one adds seven entries.
+    async fn timed(cache: &Cache, from: usize, week: impl Fn(usize) -> std::ops::Range<i64>) -> Vec<Duration> {
+        let mut times = Vec::with_capacity(STORES);
+        for n in from..from + STORES {
+            let started = Instant::now();
+            cache.store(&format!("m{n}@contoso.com"), &week(n), false, &[], None).await;
+            times.push(started.elapsed());
+        }
+        times.sort();
+        times
+    }
+    let below = Cache::new(settings.clone(), None);
+    let below_times = timed(&below, 0, week).await;
+    let full = Cache::new(settings.clone(), None);
+    let to_fill = settings.max_entries / 7 + 1;
+    for n in 0..to_fill {
+        full.store(&format!("m{n}@contoso.com"), &week(n), false, &[], None).await;
+    }
+    let full_times = timed(&full, to_fill, week).await;
+    anyhow::ensure!(full.len() <= settings.max_entries, "the cache holds {} entries", full.len());
+    println!(
+        "\n## The answer cache at its max_entries ({} mailbox-days): storing a fetched mailbox-week ({STORES} stores)\n",
+        settings.max_entries
+    );
+    println!("| cache | p50 | p99 | max | mean |\n|---|---|---|---|---|");
+    let mut means = Vec::new();
+    for (name, t) in [("below max_entries", &below_times), ("at max_entries", &full_times)] {
+        let mean = t.iter().sum::<Duration>() / t.len() as u32;
+        means.push(mean);
+        println!(
+            "| {name} | {} | {} | {} | {} |",
+            micros(percentile(t, 0.5)),
+            micros(percentile(t, 0.99)),
+            micros(t[t.len() - 1]),
+            micros(mean)
+        );
+    }
+    println!(
+        "\nmean at / below: {:.1} (room is made for a tenth of max_entries at once, so one store in about {} pays a pass over the cache)",
+        means[1].as_secs_f64() / means[0].as_secs_f64(),
+        settings.max_entries / 10 / 7
+    );
     Ok(())
 }

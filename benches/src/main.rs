@@ -14,7 +14,7 @@
 //! - [`economy`]: upstream calls for N mailboxes over a window against what the limits allow,
 //!   1000 identical concurrent requests, 500 mailboxes over 30 days.
 //! - [`footprint`]: `freebusy serve` start-up to ready (compile cache cold and warm) and resident
-//!   memory idle and at 1000 open connections.
+//!   memory idle and at 1000 open connections; the answer cache at its `max_entries`.
 //! - [`shared`]: instances on one Redis: cached throughput of one and two, upstream calls for
 //!   1000 identical requests spread over them.
 
@@ -114,6 +114,7 @@ async fn main() -> anyhow::Result<()> {
     }
     if args.runs("footprint") {
         footprint::start_up_and_memory(&args).await?;
+        footprint::cache_at_capacity().await?;
     }
     if args.runs("shared") {
         shared::instances(&args).await?;

@@ -181,8 +181,10 @@ impl Cache {
         let mut rendered = self.rendered.lock().expect("rendered lock");
         if rendered.len() >= MAX_RENDERED {
             rendered.retain(|_, r| now < r.until);
-            if rendered.len() >= MAX_RENDERED {
-                return;
+            // Still full of live answers (thousands of different questions a second): start
+            // over rather than scan the whole memo again on every store; it is only a memo.
+            if rendered.len() >= MAX_RENDERED * 3 / 4 {
+                rendered.clear();
             }
         }
         rendered.insert(key, Rendered { until: now + valid_for, body });
@@ -325,16 +327,20 @@ impl Cache {
             entries.insert(key, entry);
         }
         if entries.len > self.settings.max_entries {
+            // Making room reads every entry under the lock, so it makes room for a tenth of
+            // `max_entries` at once: making room for just the newcomers made every store into a
+            // full cache scan and sort it (`scripts/bench --only footprint` measures a store at
+            // capacity next to one below it).
+            let room_for = self.settings.max_entries - self.settings.max_entries / 10;
             // Expired entries go first; if that is not enough, the oldest.
             let keep_for = self.settings.ttl + self.settings.stale_if_error;
             entries.retain(|e| e.fetched.elapsed() <= keep_for);
-            let excess = entries.len.saturating_sub(self.settings.max_entries);
+            let excess = entries.len.saturating_sub(room_for);
             if excess > 0 {
                 let mut ages: Vec<Instant> =
                     entries.by_mailbox.values().flat_map(|days| days.values().map(|e| e.fetched)).collect();
-                ages.sort_unstable();
                 // Drop everything fetched at or before the excess-th oldest time.
-                let cutoff = ages[excess - 1];
+                let (_, &mut cutoff, _) = ages.select_nth_unstable(excess - 1);
                 entries.retain(|e| e.fetched > cutoff);
             }
         }
@@ -396,5 +402,37 @@ mod tests {
         assert_eq!(cache.len(), 3);
         assert!(cache.fresh("a@x.com", &(0..1), false).await.is_none());
         assert!(cache.fresh("a@x.com", &(4..5), false).await.is_some());
+    }
+
+    #[tokio::test]
+    async fn a_full_cache_makes_room_for_a_tenth_at_once_not_one_entry_per_store() {
+        let cache = Cache::new(CacheSettings { max_entries: 100, ..CacheSettings::default() }, None);
+        for day in 0..100 {
+            cache.store("a@x.com", &(day..day + 1), false, &[], None).await;
+        }
+        assert_eq!(cache.len(), 100, "nothing goes before the cache is over max_entries");
+        cache.store("a@x.com", &(100..101), false, &[], None).await;
+        let after = cache.len();
+        assert!((80..=90).contains(&after), "room made for a tenth: {after} entries left");
+        assert!(cache.fresh("a@x.com", &(100..101), false).await.is_some(), "the newest stays");
+        assert!(cache.fresh("a@x.com", &(0..1), false).await.is_none(), "the oldest went");
+        // The next stores fit without another pass over the cache.
+        for day in 101..111 {
+            cache.store("a@x.com", &(day..day + 1), false, &[], None).await;
+        }
+        assert_eq!(cache.len(), after + 10);
+    }
+
+    #[test]
+    fn the_rendered_memo_stays_bounded_and_keeps_the_newest_answer() {
+        let cache = Cache::new(CacheSettings::default(), None);
+        let body = bytes::Bytes::from_static(b"{}");
+        for n in 0..MAX_RENDERED {
+            cache.keep_rendered(format!("q{n}"), body.clone(), Duration::from_secs(60));
+        }
+        assert_eq!(cache.rendered.lock().unwrap().len(), MAX_RENDERED);
+        cache.keep_rendered("newest".into(), body.clone(), Duration::from_secs(60));
+        assert!(cache.rendered.lock().unwrap().len() <= MAX_RENDERED);
+        assert_eq!(cache.rendered("newest"), Some(body), "the newest answer is kept");
     }
 }
