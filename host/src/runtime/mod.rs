@@ -45,12 +45,6 @@ pub struct RuntimeSettings {
     pub call_timeout: Duration,
     /// Instances alive at once (pooling slots).
     pub max_instances: u32,
-    /// KiB of the pages a call wrote to keep mapped in its pooling slot and reset in place for the
-    /// next call, instead of handing them back to the kernel and faulting them in again (`0`
-    /// turns it off). Used only where Linux's `PAGEMAP_SCAN` finds the written pages (kernel 6.7
-    /// or later); without it, resetting would mean rewriting the whole region every call. After
-    /// a burst, at most `max_instances` x 2 memories x this stays resident.
-    pub keep_resident_kib: usize,
     /// PEM files of CA certificates to trust besides the public roots (an internal CA in front of
     /// on-premises Exchange, a TLS-inspecting proxy); relative paths start at the config file.
     pub extra_ca_certificates: Vec<std::path::PathBuf>,
@@ -71,39 +65,12 @@ impl Default for RuntimeSettings {
             memory_limit_bytes: 64 << 20,
             call_timeout: Duration::from_secs(30),
             max_instances: 256,
-            keep_resident_kib: 512,
             extra_ca_certificates: Vec::new(),
             resolve: std::collections::HashMap::new(),
             compile_cache: true,
             compile_cache_dir: None,
         }
     }
-}
-
-/// How a pooling slot is made clean for the next call. By default wasmtime hands a slot's pages
-/// back with `madvise(MADV_DONTNEED)` and the next call faults every page it touches in again;
-/// the profile of a no-I/O call put that reset and those faults at a third of its time. With
-/// `PAGEMAP_SCAN` wasmtime finds the pages the call wrote and copies their initial contents
-/// back, up to `keep_kib`, so they stay mapped (about half the time of a call; `scripts/bench
-/// --only calls` measures both). Without the ioctl that reset would rewrite the whole kept
-/// region every call, which measured slower, so there only decommits are batched.
-/// Source: wasmtime's `PoolingAllocationConfig::pagemap_scan`, `linear_memory_keep_resident`
-/// and `decommit_batch_size` docs (<https://docs.rs/wasmtime/48.0.0/wasmtime/struct.PoolingAllocationConfig.html>).
-fn keep_written_pages(pool: &mut PoolingAllocationConfig, keep_kib: usize) {
-    if keep_kib > 0 && can_keep_written_pages() {
-        let keep = keep_kib.saturating_mul(1024);
-        // A provider's tables are a few KiB; keeping them costs little and saves their faults.
-        pool.pagemap_scan(wasmtime::Enabled::Yes)
-            .linear_memory_keep_resident(keep)
-            .table_keep_resident(keep.min(64 << 10));
-    } else {
-        pool.decommit_batch_size(32);
-    }
-}
-
-/// Whether this machine has `PAGEMAP_SCAN`, which [`RuntimeSettings::keep_resident_kib`] needs.
-pub fn can_keep_written_pages() -> bool {
-    PoolingAllocationConfig::is_pagemap_scan_available()
 }
 
 /// Advances the engine's epoch until dropped.
@@ -163,7 +130,12 @@ impl Runtime {
                 .total_memories(n * 2)
                 .total_tables(n * 8)
                 .max_memory_size(settings.memory_limit_bytes);
-            keep_written_pages(&mut pool, settings.keep_resident_kib);
+            // Slots are handed back with madvise and fault in again on the next call; a third of
+            // a pooled call (scripts/bench --only calls). Resetting only the written pages in
+            // place (`pagemap_scan` with `linear_memory_keep_resident`) measured 12.8 µs against
+            // 25.8, but wasmtime 48 skips written pages that are swapped out or mid-migration,
+            // leaving one call's data for the next (bytecodealliance/wasmtime#14357, open), and
+            // batching decommits holds freed slots' memory until a batch fills: neither is used.
             wasm.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
         }
         if settings.compile_cache {
