@@ -11,34 +11,10 @@ use std::time::Duration;
 use freebusy_emulator::demo;
 use freebusy_host::runtime::RuntimeSettings;
 
-use crate::measure::{load, percentile, report};
+use crate::measure::{load_get, percentile, report};
 use crate::{process, week_query, Args};
 
 /// GETs of `url` (with `bearer` as the authorization header, if any), each of which must answer
-/// 200, from `concurrency` clients for `args.seconds`.
-async fn load_get(
-    args: &Args,
-    concurrency: usize,
-    client: &reqwest::Client,
-    url: &str,
-    bearer: Option<String>,
-) -> anyhow::Result<Vec<Duration>> {
-    let (client, url) = (client.clone(), url.to_string());
-    load(concurrency, args.seconds, move || {
-        let mut req = client.get(&url);
-        if let Some(b) = &bearer {
-            req = req.header("authorization", b);
-        }
-        async move {
-            let resp = req.send().await?;
-            anyhow::ensure!(resp.status() == 200, "answered {}", resp.status());
-            resp.bytes().await?;
-            Ok(())
-        }
-    })
-    .await
-}
-
 /// One GET of `url`: its JSON answer, which must be a 200 with 10 mailboxes, each with a busy list.
 async fn ten_mailboxes(client: &reqwest::Client, url: &str, bearer: Option<&str>) -> anyhow::Result<serde_json::Value> {
     let mut req = client.get(url);
@@ -112,11 +88,12 @@ pub async fn next_to_the_host(args: &Args) -> anyhow::Result<()> {
     println!("| clients | path | requests/s | p50 | p99 |\n|---|---|---|---|---|");
     let secs = args.seconds as f64;
     for concurrency in [1, args.concurrency] {
-        let on_host = load_get(args, concurrency, &client, &host_url, Some(bearer.clone())).await?;
+        let on_host = load_get(concurrency, args.seconds, &client, &host_url, Some(bearer.clone())).await?;
         report(&format!("{concurrency} | host: freebusy /v1/freebusy, cache off"), &on_host, secs);
-        let at_edge = load_get(args, concurrency, &client, &edge_url, None).await.map_err(|e| e.context(edge.log()))?;
+        let at_edge =
+            load_get(concurrency, args.seconds, &client, &edge_url, None).await.map_err(|e| e.context(edge.log()))?;
         report(&format!("{concurrency} | edge: spin up, freebusy-edge /v1/freebusy, cache off"), &at_edge, secs);
-        let health = load_get(args, concurrency, &client, &format!("{}/healthz", edge.url), None).await?;
+        let health = load_get(concurrency, args.seconds, &client, &format!("{}/healthz", edge.url), None).await?;
         report(&format!("{concurrency} | edge: spin up, /healthz (no provider call)"), &health, secs);
         let (edge_p50, host_p50) = (percentile(&at_edge, 0.5), percentile(&on_host, 0.5));
         let (edge_ms, host_ms) = (edge_p50.as_secs_f64() * 1e3, host_p50.as_secs_f64() * 1e3);
@@ -132,15 +109,7 @@ pub async fn next_to_the_host(args: &Args) -> anyhow::Result<()> {
     println!(
         "spin up answered /healthz {:.2} s after it was started; resident memory of spin after these runs: {} MB",
         edge.ready_after.as_secs_f64(),
-        rss_mb(edge.pid()).map_or_else(|| "?".to_string(), |m| m.to_string())
+        process::rss_bytes(edge.pid()).map_or_else(|_| "?".to_string(), |b| (b >> 20).to_string())
     );
     Ok(())
-}
-
-/// VmRSS of `pid` in MB.
-fn rss_mb(pid: u32) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let kib: u64 =
-        status.lines().find_map(|l| l.strip_prefix("VmRSS:"))?.trim().trim_end_matches("kB").trim().parse().ok()?;
-    Some(kib >> 10)
 }

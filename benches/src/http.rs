@@ -34,6 +34,7 @@ pub async fn cached_next_to_healthz(args: &Args) -> anyhow::Result<()> {
     // Warm: the first run fills the cache and the connections.
     measure::wrk(&freebusy, Some(&key), args.concurrency, 1)?;
     println!("| connections | endpoint | requests/s | p50 | p99 | ratio to /healthz |\n|---|---|---|---|---|---|");
+    let overflows_before = measure::listen_overflows();
     for connections in [args.concurrency, args.connections] {
         let health = measure::wrk(&format!("{api}/healthz"), None, connections, args.seconds)?;
         let cached = measure::wrk(&freebusy, Some(&key), connections, args.seconds)?;
@@ -46,6 +47,12 @@ pub async fn cached_next_to_healthz(args: &Args) -> anyhow::Result<()> {
                 ms(run.p99)
             );
         }
+    }
+    if let (Some(before), Some(after)) = (overflows_before, measure::listen_overflows()) {
+        println!(
+            "\nconnections the kernel dropped from a full accept queue during these runs (TcpExt ListenOverflows, every socket of the machine): {}",
+            after - before
+        );
     }
     // A run of its own, since sampling slows the process it samples.
     if args.profile {
@@ -89,28 +96,6 @@ struct ScheduleItem {
 struct DateTimeTimeZone {
     date_time: String,
     time_zone: String,
-}
-
-/// GETs of `url` with `key`, each of which must answer 200, from `concurrency` clients.
-async fn load_get(
-    args: &Args,
-    concurrency: usize,
-    client: &reqwest::Client,
-    url: String,
-    key: &str,
-) -> anyhow::Result<Vec<Duration>> {
-    let client = client.clone();
-    let bearer = format!("Bearer {key}");
-    load(concurrency, args.seconds, move || {
-        let req = client.get(&url).header("authorization", &bearer);
-        async move {
-            let resp = req.send().await?;
-            anyhow::ensure!(resp.status() == 200, "host answered {}", resp.status());
-            resp.bytes().await?;
-            Ok(())
-        }
-    })
-    .await
 }
 
 /// POSTs of getSchedule's `body` to the emulator; `parse` reads the answer into typed structs.
@@ -194,7 +179,9 @@ pub async fn uncached_next_to_a_plain_client(args: &Args) -> anyhow::Result<()> 
         report(&format!("{concurrency} | emulator getSchedule alone"), &alone, secs);
         let plain = load_get_schedule(args, concurrency, &client, direct.clone(), true).await?;
         report(&format!("{concurrency} | plain client: reqwest + serde getSchedule"), &plain, secs);
-        let host = load_get(args, concurrency, &client, url.clone(), &uncached.key).await?;
+        let host =
+            measure::load_get(concurrency, args.seconds, &client, &url, Some(format!("Bearer {}", uncached.key)))
+                .await?;
         report(&format!("{concurrency} | freebusy /v1/freebusy, cache off"), &host, secs);
         println!(
             "| {concurrency} | host overhead over the emulator alone, p50 | | {} | |",

@@ -56,6 +56,41 @@ where
     Ok(all)
 }
 
+/// GETs of `url` (with `authorization` as that header, if any), each of which must answer 200,
+/// from `concurrency` clients for `seconds`.
+pub async fn load_get(
+    concurrency: usize,
+    seconds: u64,
+    client: &reqwest::Client,
+    url: &str,
+    authorization: Option<String>,
+) -> anyhow::Result<Vec<Duration>> {
+    let (client, url) = (client.clone(), url.to_string());
+    load(concurrency, seconds, move || {
+        let mut req = client.get(&url);
+        if let Some(a) = &authorization {
+            req = req.header("authorization", a);
+        }
+        async move {
+            let resp = req.send().await?;
+            anyhow::ensure!(resp.status() == 200, "answered {}", resp.status());
+            resp.bytes().await?;
+            Ok(())
+        }
+    })
+    .await
+}
+
+/// Connections the kernel dropped because a listener's accept queue was full, since boot, all
+/// sockets (`TcpExt: ListenOverflows` in `/proc/net/netstat`).
+pub fn listen_overflows() -> Option<u64> {
+    let netstat = std::fs::read_to_string("/proc/net/netstat").ok()?;
+    let mut tcp_ext = netstat.lines().filter(|l| l.starts_with("TcpExt:"));
+    let (names, values) = (tcp_ext.next()?, tcp_ext.next()?);
+    let at = names.split_whitespace().position(|n| n == "ListenOverflows")?;
+    values.split_whitespace().nth(at)?.parse().ok()
+}
+
 /// A table row: requests per second, p50, p99.
 pub fn report(name: &str, times: &[Duration], seconds: f64) {
     println!(

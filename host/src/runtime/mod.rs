@@ -132,11 +132,12 @@ impl Runtime {
                 .max_memory_size(settings.memory_limit_bytes);
             // A provider's tables are a few KiB: zeroing them in place (a plain memset, whatever
             // state their pages are in) is cheaper than handing the pages back and faulting them
-            // in again, about a tenth of a pooled call (scripts/bench --only calls).
+            // in again (about 3 µs of a 28 µs call, in alternated runs with and without it).
             pool.table_keep_resident(64 << 10);
             // Linear memory is handed back with madvise and faults in again on the next call, a
             // third of a pooled call. Resetting only the written pages in place (`pagemap_scan`
-            // with `linear_memory_keep_resident`) measured 12.8 µs against 25.8, but wasmtime 48
+            // with `linear_memory_keep_resident`) measured 12.8 µs against 25.8 (scripts/bench
+            // --only calls at commit 22d7e42, benches/RESULTS.md at f093983), but wasmtime 48
             // skips written pages that are swapped out or mid-migration, leaving one call's data
             // for the next (bytecodealliance/wasmtime#14357, open); batching decommits holds
             // freed slots' memory until a batch fills; a blind memset would rewrite the Rust
